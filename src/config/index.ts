@@ -1,0 +1,197 @@
+/**
+ * Configuration from the environment, validated in full before anything starts.
+ *
+ * A bad value throws {@link ConfigError} naming the variable; `main.ts` prints it and exits 2,
+ * so a typo in an env file stops a systemd unit at once instead of serving half-configured.
+ * Every variable is documented in deploy/warden.env.example.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseEnvFile } from "./env-file";
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+export type Provider = "openai";
+const PROVIDERS: readonly string[] = ["openai"];
+const PLANNED_PROVIDERS = ["anthropic", "gemini"];
+
+export interface Upstream {
+  name: string; // lower-case NAME from WARDEN_UPSTREAM_<NAME>_*
+  url: string; // base URL without trailing slash, e.g. http://127.0.0.1:9000/v1
+  key: string | undefined;
+  models: string[];
+  provider: Provider;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  masterKey: string | undefined;
+  upstreams: Upstream[];
+  auditMode: "async" | "strict";
+  logLevel: "debug" | "info" | "warn" | "error";
+  maxBodyBytes: number;
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  requestTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  keepAliveMs: number;
+}
+
+const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
+
+/** Variables read outside the WARDEN_UPSTREAM_* groups, with their defaults. */
+const KNOWN = new Set([
+  "WARDEN_HOST",
+  "WARDEN_PORT",
+  "WARDEN_DATA_DIR",
+  "WARDEN_MASTER_KEY",
+  "WARDEN_AUDIT_MODE",
+  "WARDEN_LOG_LEVEL",
+  "WARDEN_MAX_BODY_BYTES",
+  "WARDEN_CONNECT_TIMEOUT_MS",
+  "WARDEN_FIRST_BYTE_TIMEOUT_MS",
+  "WARDEN_REQUEST_TIMEOUT_MS",
+  "WARDEN_STREAM_IDLE_TIMEOUT_MS",
+  "WARDEN_SSE_KEEPALIVE_MS",
+  "WARDEN_ENV_FILE",
+]);
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Builds the config from `env` (already merged with the env file, see {@link loadEnv}).
+ *
+ * @example
+ * loadConfig({ WARDEN_UPSTREAM_LOCAL_URL: "http://127.0.0.1:9000/v1", WARDEN_UPSTREAM_LOCAL_MODELS: "llama3" })
+ */
+export function loadConfig(env: Env): Config {
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("WARDEN_") && !KNOWN.has(name) && !UPSTREAM_VAR.test(name)) {
+      throw new ConfigError(name, "unknown variable (misspelt? see deploy/warden.env.example)");
+    }
+  }
+  const logLevel = oneOf(env, "WARDEN_LOG_LEVEL", ["info", "debug", "warn", "error"] as const);
+  const auditMode = oneOf(env, "WARDEN_AUDIT_MODE", ["async", "strict"] as const);
+  if (auditMode === "strict") {
+    throw new ConfigError("WARDEN_AUDIT_MODE", "strict mode needs the audit ledger, which this build does not include yet; use async");
+  }
+  const masterKey = env.WARDEN_MASTER_KEY || undefined;
+  if (masterKey !== undefined && (masterKey.length < 16 || /\s/.test(masterKey))) {
+    throw new ConfigError("WARDEN_MASTER_KEY", "must be at least 16 characters without spaces");
+  }
+  const firstByteTimeoutMs = int(env, "WARDEN_FIRST_BYTE_TIMEOUT_MS", 120_000, 1, 86_400_000);
+  const requestTimeoutMs = int(env, "WARDEN_REQUEST_TIMEOUT_MS", 600_000, 1, 86_400_000);
+  if (firstByteTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError("WARDEN_FIRST_BYTE_TIMEOUT_MS", `must not exceed WARDEN_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  }
+  return {
+    host: host(env),
+    port: int(env, "WARDEN_PORT", 8080, 0, 65535),
+    dataDir: resolve(env.WARDEN_DATA_DIR || env.STATE_DIRECTORY?.split(":")[0] || "warden-data"),
+    masterKey,
+    upstreams: upstreams(env),
+    auditMode,
+    logLevel,
+    maxBodyBytes: int(env, "WARDEN_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    connectTimeoutMs: int(env, "WARDEN_CONNECT_TIMEOUT_MS", 10_000, 1, 600_000),
+    firstByteTimeoutMs,
+    requestTimeoutMs,
+    streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),
+    keepAliveMs: int(env, "WARDEN_SSE_KEEPALIVE_MS", 15_000, 100, 3_600_000),
+  };
+}
+
+/**
+ * The process environment merged with an env file. Variables already in the environment win
+ * (the dotenv convention), so `WARDEN_PORT=9090 warden serve` overrides the file.
+ *
+ * Search order when `--env-file` is not given: `$WARDEN_ENV_FILE`, then `./warden.env`, then
+ * `/etc/warden/warden.env`; the first that exists is read. A named file that is missing is an error.
+ */
+export function loadEnv(processEnv: Env, envFile: string | undefined): { env: Env; file: string | undefined } {
+  const named = envFile ?? processEnv.WARDEN_ENV_FILE;
+  const variable = envFile !== undefined ? "--env-file" : "WARDEN_ENV_FILE";
+  let file: string | undefined;
+  if (named !== undefined) {
+    if (!existsSync(named)) throw new ConfigError(variable, `env file ${named} does not exist`);
+    file = named;
+  } else {
+    file = ["warden.env", "/etc/warden/warden.env"].find((p) => existsSync(p));
+  }
+  if (file === undefined) return { env: processEnv, file };
+  let fromFile: Record<string, string>;
+  try {
+    fromFile = parseEnvFile(readFileSync(file, "utf8"), file);
+  } catch (e) {
+    throw new ConfigError(variable === "--env-file" || named ? variable : "env file", (e as Error).message);
+  }
+  return { env: { ...fromFile, ...processEnv }, file: resolve(file) };
+}
+
+function upstreams(env: Env): Upstream[] {
+  const groups = new Map<string, Partial<Record<"URL" | "KEY" | "MODELS" | "PROVIDER", string>>>();
+  for (const [name, value] of Object.entries(env)) {
+    const m = UPSTREAM_VAR.exec(name);
+    if (!m || value === undefined) continue;
+    const group = groups.get(m[1]) ?? {};
+    group[m[2] as "URL"] = value;
+    groups.set(m[1], group);
+  }
+  const owner = new Map<string, string>();
+  const list: Upstream[] = [];
+  for (const [NAME, g] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
+    const v = (field: string) => `WARDEN_UPSTREAM_${NAME}_${field}`;
+    if (!g.URL) throw new ConfigError(v("URL"), "missing (every upstream needs a base URL)");
+    let url: URL;
+    try {
+      url = new URL(g.URL);
+    } catch {
+      throw new ConfigError(v("URL"), `not a URL: ${g.URL}`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(v("URL"), "must be http:// or https://");
+    if (url.search || url.hash) throw new ConfigError(v("URL"), "must be a base URL without query or fragment");
+    const provider = (g.PROVIDER || "openai").toLowerCase();
+    if (!PROVIDERS.includes(provider)) {
+      const why = PLANNED_PROVIDERS.includes(provider) ? "not supported by this build yet" : "unknown provider";
+      throw new ConfigError(v("PROVIDER"), `${why}: ${g.PROVIDER} (supported: ${PROVIDERS.join(", ")})`);
+    }
+    const models = (g.MODELS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    if (models.length === 0) throw new ConfigError(v("MODELS"), "missing or empty (comma-separated model names)");
+    for (const model of models) {
+      const other = owner.get(model);
+      if (other) throw new ConfigError(v("MODELS"), `model ${model} is already served by upstream ${other}`);
+      owner.set(model, NAME);
+    }
+    if (g.KEY !== undefined && /[\r\n]/.test(g.KEY)) throw new ConfigError(v("KEY"), "must be a single line");
+    list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, provider: provider as Provider });
+  }
+  return list;
+}
+
+function host(env: Env): string {
+  const h = env.WARDEN_HOST || "127.0.0.1";
+  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(h)) throw new ConfigError("WARDEN_HOST", `not a host name or address: ${h}`);
+  return h;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<const T extends readonly string[]>(env: Env, name: string, allowed: T): T[number] {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return allowed[0];
+  if (!allowed.includes(raw)) throw new ConfigError(name, `expected one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as T[number];
+}

@@ -1,0 +1,59 @@
+/**
+ * Errors in the OpenAI wire shape: `{"error":{"message","type","param","code"}}`.
+ *
+ * Every refusal Warden makes goes through {@link openAIError}, so clients written against the
+ * official SDKs get an `APIError` with the right status and a stable `code` they can branch on.
+ *
+ * @example
+ * return openAIError(404, "The model `gpt-9` does not exist.", "invalid_request_error", "model_not_found", "model");
+ */
+
+export type ErrorType =
+  | "invalid_request_error"
+  | "authentication_error"
+  | "permission_error"
+  | "not_found_error"
+  | "rate_limit_error"
+  | "upstream_error"
+  | "timeout_error"
+  | "server_error";
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; param: string | null; code: string | null };
+}
+
+export function errorBody(message: string, type: ErrorType, code: string | null = null, param: string | null = null): ErrorBody {
+  return { error: { message, type, param, code } };
+}
+
+export function openAIError(
+  status: number,
+  message: string,
+  type: ErrorType,
+  code: string | null = null,
+  param: string | null = null,
+  headers?: Record<string, string>,
+): Response {
+  return new Response(JSON.stringify(errorBody(message, type, code, param)), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** A refusal raised deep in a stage; `app.ts` turns it into {@link openAIError}. */
+export class GatewayError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+
+  toResponse(): Response {
+    return openAIError(this.status, this.message, this.type, this.code, this.param, this.headers);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Stage 6, the forwarder: sends the rebuilt request upstream and hands the reply back.
+ *
+ * Deadlines are ours, not Bun's: time to the upstream's first byte, the whole request, and (for
+ * streams) silence between chunks. Upstream failures become OpenAI-shaped errors with a gateway
+ * status (502/504), so a client can tell "the model said no" from "the gateway could not reach it".
+ */
+import type { Config } from "../config";
+import { openAIError } from "../errors";
+import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
+import { pipeSse } from "./sse";
+
+export interface ForwardInput {
+  target: UpstreamTarget;
+  endpoint: Endpoint;
+  body: Uint8Array;
+  stream: boolean;
+  requestId: string;
+  clientHeaders: Headers;
+  /** Fires when the client disconnects before we answered. */
+  clientSignal: AbortSignal;
+}
+
+type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamIdleTimeoutMs" | "keepAliveMs">;
+
+/** Upstream reply headers worth passing on; everything else (cookies, hop-by-hop, the upstream's
+ * Content-Encoding/Length, which no longer match the decompressed body) stays behind. */
+const PASSED_BACK = ["content-type", "retry-after", "openai-processing-ms"] as const;
+
+function replyHeaders(from: Headers, requestId: string, stream: boolean): Headers {
+  const h = new Headers({ "x-request-id": requestId });
+  for (const name of PASSED_BACK) {
+    const v = from.get(name);
+    if (v !== null) h.set(name, v);
+  }
+  if (stream) {
+    h.set("cache-control", "no-cache");
+    h.set("x-accel-buffering", "no"); // tell nginx in front of us not to buffer the stream
+  }
+  return h;
+}
+
+/**
+ * @example
+ * const reply = await forward({ target, endpoint: "chat/completions", body, stream: false, requestId, clientHeaders, clientSignal }, config);
+ */
+export async function forward(input: ForwardInput, limits: Limits): Promise<Response> {
+  const { target, requestId } = input;
+  const name = target.upstream.name;
+  const abort = new AbortController();
+  const deadline = performance.now() + limits.requestTimeoutMs;
+  let timedOut = false;
+  const onClientGone = () => abort.abort();
+  input.clientSignal.addEventListener("abort", onClientGone, { once: true });
+  let timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, limits.firstByteTimeoutMs);
+  const done = () => {
+    clearTimeout(timer);
+    input.clientSignal.removeEventListener("abort", onClientGone);
+  };
+
+  let res: Response;
+  try {
+    res = await fetch(target.urls[input.endpoint], {
+      method: "POST",
+      headers: upstreamHeaders(target, input.clientHeaders, requestId),
+      body: input.body,
+      signal: abort.signal,
+      redirect: "manual",
+    });
+  } catch (e) {
+    done();
+    if (timedOut) {
+      return openAIError(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
+    }
+    if (input.clientSignal.aborted) return new Response(null, { status: 499 }); // nobody is listening
+    const why = (e as { code?: string }).code ?? (e as Error).name;
+    return openAIError(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", null, { "x-request-id": requestId });
+  }
+
+  if (res.status < 200 || res.status >= 300) {
+    done();
+    return upstreamFailure(res, name, requestId);
+  }
+
+  if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    done(); // from here the SSE watcher owns the deadlines, and the stream's cancel owns the abort
+    return new Response(pipeSse(res.body, abort, deadline, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name), {
+      status: res.status,
+      headers: replyHeaders(res.headers, requestId, true),
+    });
+  }
+
+  // A whole JSON reply: read it under the overall deadline, then answer in one piece.
+  clearTimeout(timer);
+  timer = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, Math.max(0, deadline - performance.now()));
+  try {
+    const bytes = await res.arrayBuffer();
+    return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
+  } catch {
+    if (timedOut) {
+      return openAIError(504, `Upstream '${name}' did not finish within ${limits.requestTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
+    }
+    return openAIError(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", null, { "x-request-id": requestId });
+  } finally {
+    done();
+  }
+}
+
+/** The upstream's own message, if it sent an OpenAI-shaped error. */
+async function upstreamMessage(res: Response): Promise<string | undefined> {
+  try {
+    const text = await res.text();
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string };
+    if (typeof parsed.error === "string") return parsed.error;
+    if (typeof parsed.error?.message === "string") return parsed.error.message;
+    return text.slice(0, 500) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Maps an upstream error status to ours:
+ * - 4xx caused by the request (400, 404, 413, 422, 429) pass through with their status, so the
+ *   client can fix its request or back off (429 keeps Retry-After);
+ * - 401/403 mean the gateway's upstream key is wrong: 502, not the client's fault;
+ * - 504 stays 504, anything else (5xx, redirects) is 502.
+ */
+async function upstreamFailure(res: Response, name: string, requestId: string): Promise<Response> {
+  const status = res.status;
+  const message = (await upstreamMessage(res)) ?? `HTTP ${status}`;
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  const retryAfter = res.headers.get("retry-after");
+  if (retryAfter !== null) headers["retry-after"] = retryAfter;
+  if (status === 429) return openAIError(429, message, "rate_limit_error", "rate_limit_exceeded", null, headers);
+  if (status === 401 || status === 403) {
+    return openAIError(502, `Upstream '${name}' refused the gateway's credentials (${status}): ${message}`, "upstream_error", "upstream_auth_failed", null, headers);
+  }
+  if (status >= 400 && status < 500) return openAIError(status, message, "invalid_request_error", "upstream_rejected", null, headers);
+  if (status === 504) return openAIError(504, `Upstream '${name}' timed out: ${message}`, "timeout_error", "upstream_timeout", null, headers);
+  return openAIError(502, `Upstream '${name}' failed (${status}): ${message}`, "upstream_error", "upstream_error", null, headers);
+}

@@ -1,0 +1,45 @@
+/**
+ * Stage 1, the smuggling guard: what reaches the handler must be unambiguous and bounded.
+ *
+ * Bun calls the handler before a chunked body has been fully validated, so the body is read in
+ * whole (up to the cap) here, before anything is forwarded, and the cap is enforced while the
+ * bytes stream in rather than after buffering an attacker's gigabyte.
+ */
+import { GatewayError } from "../errors";
+
+function tooLarge(max: number): GatewayError {
+  return new GatewayError(413, `Request body too large: the limit is ${max} bytes.`, "invalid_request_error", "request_too_large");
+}
+
+/**
+ * Reads the request body, refusing it with 413 as soon as it exceeds `maxBytes`.
+ *
+ * @example
+ * const body = await readBody(request, 8 << 20); // Uint8Array, or throws GatewayError(413)
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}

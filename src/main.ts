@@ -1,0 +1,157 @@
+#!/usr/bin/env bun
+/**
+ * The `warden` command line: serve | version | help.
+ *
+ * Exit codes: 0 ok, 1 runtime failure (port taken, core library unusable), 2 bad usage or config.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, loadEnv, type Config } from "./config";
+import { loadCore } from "./native";
+import { startAuditWorker } from "./audit";
+import { createApp } from "./app";
+import { log, setLogLevel } from "./log";
+import { WARDEN_VERSION } from "./version";
+import { startMockUpstream } from "../bench/mock-upstream";
+
+// Bun's fetch runs at most 256 requests at once and silently queues the rest; thousands of
+// concurrent streams need more. Read when the HTTP client thread starts, so set it first.
+process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ??= "65336";
+
+const USAGE = `usage: warden <command>
+
+commands:
+  serve [--env-file PATH]   run the gateway
+  version                   print the Warden, Bun and core library versions
+  help                      this text
+
+Configuration comes from the environment and an env file; see deploy/warden.env.example.
+Without --env-file, the first of $WARDEN_ENV_FILE, ./warden.env, /etc/warden/warden.env that exists is read.`;
+
+function fail(code: number, message: string): never {
+  process.stderr.write(`warden: ${message}\n`);
+  process.exit(code);
+}
+
+function parseServeArgs(args: string[]): { envFile: string | undefined } {
+  let envFile: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--env-file") {
+      envFile = args[++i];
+      if (!envFile) fail(2, "--env-file needs a path");
+    } else if (a.startsWith("--env-file=")) {
+      envFile = a.slice("--env-file=".length);
+    } else {
+      fail(2, `unknown argument to serve: ${a}\n${USAGE}`);
+    }
+  }
+  return { envFile };
+}
+
+function configOrExit(envFile: string | undefined): { config: Config; file: string | undefined } {
+  try {
+    const { env, file } = loadEnv(process.env, envFile);
+    return { config: loadConfig(env), file };
+  } catch (e) {
+    if (e instanceof ConfigError) fail(2, `configuration error: ${e.message}`);
+    throw e;
+  }
+}
+
+async function version(): Promise<void> {
+  // Use the configured state dir when there is one; otherwise a throw-away dir, so that
+  // `warden version` never litters the working directory.
+  const configured = process.env.WARDEN_DATA_DIR || process.env.STATE_DIRECTORY?.split(":")[0];
+  const dir = configured || mkdtempSync(join(tmpdir(), "warden-version-"));
+  try {
+    const core = await loadCore(dir);
+    console.log(`warden ${WARDEN_VERSION}\nbun ${Bun.version}\ncore ${core.version}`);
+    core.close();
+  } catch (e) {
+    fail(1, `cannot load the core library: ${(e as Error).message}`);
+  } finally {
+    if (!configured) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { config, file } = configOrExit(parseServeArgs(args).envFile);
+  setLogLevel(config.logLevel);
+  log("info", "starting", { version: WARDEN_VERSION, bun: Bun.version, env_file: file ?? null, data_dir: config.dataDir });
+
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    fail(2, `configuration error: WARDEN_DATA_DIR: cannot create ${config.dataDir}: ${(e as Error).message}`);
+  }
+  let core;
+  try {
+    core = await loadCore(config.dataDir);
+  } catch (e) {
+    fail(1, `cannot load the core library: ${(e as Error).message}`);
+  }
+  const audit = await startAuditWorker(core.path, core.sha256).catch((e: Error) => fail(1, e.message));
+
+  let mock: Awaited<ReturnType<typeof startMockUpstream>> | undefined;
+  if (config.upstreams.length === 0) {
+    mock = await startMockUpstream({ port: 0, record: false });
+    config.upstreams = [{ name: "mock", url: mock.url, key: undefined, models: ["mock-gpt", "mock-embed"], provider: "openai" }];
+    log("warn", "no upstream configured (WARDEN_UPSTREAM_<NAME>_URL): serving the bundled MOCK model server, development only", { mock_url: mock.url, models: config.upstreams[0].models });
+  }
+  if (config.masterKey === undefined) {
+    log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
+  }
+
+  const app = createApp(config, { coreVersion: core.version, auditAlive: () => audit.ping() });
+  try {
+    app.listen({
+      hostname: config.host,
+      port: config.port,
+      reusePort: false, // a second instance must fail loudly, not silently share the port
+      development: false,
+      idleTimeout: 30,
+      maxRequestBodySize: config.maxBodyBytes + 1024 * 1024,
+    });
+  } catch (e) {
+    fail(1, `cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+  }
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+  log("info", "listening", { url, upstreams: config.upstreams.map((u) => ({ name: u.name, url: u.url, models: u.models })), core_version: core.version });
+  const model = config.upstreams[0].models[0];
+  const auth = config.masterKey ? ` -H "authorization: Bearer $WARDEN_MASTER_KEY"` : "";
+  process.stderr.write(
+    `\nWarden is ready on ${url}${mock ? " (answering with the bundled mock model server)" : ""}. Try:\n` +
+      `  curl ${url}/v1/chat/completions -H 'content-type: application/json'${auth} \\\n` +
+      `    -d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
+  );
+
+  const shutdown = async (signal: string) => {
+    log("info", "stopping", { signal });
+    await app.stop();
+    audit.stop();
+    await mock?.stop();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+}
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case "serve":
+    await serve(rest);
+    break;
+  case "version":
+  case "--version":
+    await version();
+    break;
+  case "help":
+  case "--help":
+  case "-h":
+    console.log(USAGE);
+    break;
+  default:
+    fail(2, `${command ? `unknown command: ${command}` : "no command given"}\n${USAGE}`);
+}
