@@ -52,7 +52,7 @@ export function createApp(config: Config, deps: AppDeps) {
   };
 
   async function proxy(endpoint: Endpoint, request: Request, server: { timeout(req: Request, seconds: number): void } | null) {
-    const requestId = `req_${Bun.randomUUIDv7("hex")}`;
+    const requestId = `req_${Bun.randomUUIDv7().replaceAll("-", "")}`;
     try {
       const body = await readBody(request, config.maxBodyBytes);
       const { stream, target } = parseRequest(body, endpoint, models);

@@ -1,0 +1,92 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, loadEnv } from "./index";
+import { parseEnvFile } from "./env-file";
+
+const one = { WARDEN_UPSTREAM_LOCAL_URL: "http://127.0.0.1:9000/v1/", WARDEN_UPSTREAM_LOCAL_MODELS: "llama3, qwen" };
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("loadConfig", () => {
+  test("defaults follow the config contract", () => {
+    const c = loadConfig({});
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.port).toBe(8080);
+    expect(c.dataDir).toBe(join(process.cwd(), "warden-data"));
+    expect(c.masterKey).toBeUndefined();
+    expect(c.auditMode).toBe("async");
+    expect(c.upstreams).toEqual([]);
+  });
+
+  test("data dir falls back to systemd's STATE_DIRECTORY", () => {
+    expect(loadConfig({ STATE_DIRECTORY: "/var/lib/warden:/other" }).dataDir).toBe("/var/lib/warden");
+    expect(loadConfig({ STATE_DIRECTORY: "/var/lib/warden", WARDEN_DATA_DIR: "/srv/w" }).dataDir).toBe("/srv/w");
+  });
+
+  test("upstream groups become upstreams with trimmed models and no trailing slash", () => {
+    const c = loadConfig({ ...one, WARDEN_UPSTREAM_LOCAL_KEY: "sk-up", WARDEN_UPSTREAM_EU_WEST_URL: "https://api.example.com/v1", WARDEN_UPSTREAM_EU_WEST_MODELS: "gpt-4o" });
+    expect(c.upstreams).toEqual([
+      { name: "eu_west", url: "https://api.example.com/v1", key: undefined, models: ["gpt-4o"], provider: "openai" },
+      { name: "local", url: "http://127.0.0.1:9000/v1", key: "sk-up", models: ["llama3", "qwen"], provider: "openai" },
+    ]);
+  });
+
+  test.each([
+    [{ WARDEN_PORT: "80a" }, "WARDEN_PORT"],
+    [{ WARDEN_PORT: "70000" }, "WARDEN_PORT"],
+    [{ WARDEN_HOST: "bad host" }, "WARDEN_HOST"],
+    [{ WARDEN_AUDIT_MODE: "sometimes" }, "WARDEN_AUDIT_MODE"],
+    [{ WARDEN_AUDIT_MODE: "strict" }, "WARDEN_AUDIT_MODE"],
+    [{ WARDEN_LOG_LEVEL: "loud" }, "WARDEN_LOG_LEVEL"],
+    [{ WARDEN_MASTER_KEY: "short" }, "WARDEN_MASTER_KEY"],
+    [{ WARDEN_MAX_BODY_BYTES: "-1" }, "WARDEN_MAX_BODY_BYTES"],
+    [{ WARDEN_FIRST_BYTE_TIMEOUT_MS: "9000", WARDEN_REQUEST_TIMEOUT_MS: "1000" }, "WARDEN_FIRST_BYTE_TIMEOUT_MS"],
+    [{ WARDEN_PROT: "8080" }, "WARDEN_PROT"],
+    [{ WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
+    [{ WARDEN_UPSTREAM_X_URL: "not a url", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
+    [{ WARDEN_UPSTREAM_X_URL: "ftp://h/v1", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
+    [{ WARDEN_UPSTREAM_X_URL: "http://h/v1?x=1", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
+    [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: " , " }, "WARDEN_UPSTREAM_X_MODELS"],
+    [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "anthropic" }, "WARDEN_UPSTREAM_X_PROVIDER"],
+    [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "bogus" }, "WARDEN_UPSTREAM_X_PROVIDER"],
+    [{ ...one, WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen" }, "WARDEN_UPSTREAM_Z_MODELS"],
+    [{ WARDEN_UPSTREAM_lower_URL: "http://h/v1" }, "WARDEN_UPSTREAM_lower_URL"],
+  ] as [Record<string, string>, string][])("refuses %o naming %s", (env, variable) => {
+    const e = refusal(env);
+    expect(e.variable).toBe(variable);
+    expect(e.message.startsWith(`${variable}: `)).toBe(true);
+  });
+});
+
+describe("env files", () => {
+  test("parses comments, export, quotes and escapes", () => {
+    expect(parseEnvFile('# c\nexport A=1\nB="x y\\n\\"q\\""\nC=\'$raw\'\n\nD=v # trailing\nE=')).toEqual({ A: "1", B: 'x y\n"q"', C: "$raw", D: "v", E: "" });
+  });
+
+  test("names the line of a malformed entry", () => {
+    expect(() => parseEnvFile("A=1\njust words", "w.env")).toThrow("w.env:2: expected NAME=value");
+    expect(() => parseEnvFile('A="open', "w.env")).toThrow("w.env:1: unterminated");
+  });
+
+  test("the environment wins over the file; a named missing file is an error", () => {
+    const dir = mkdtempSync(join(tmpdir(), "warden-env-"));
+    const file = join(dir, "w.env");
+    writeFileSync(file, "WARDEN_PORT=9000\nWARDEN_HOST=0.0.0.0\n");
+    const { env, file: used } = loadEnv({ WARDEN_PORT: "9100" }, file);
+    expect(used).toBe(file);
+    expect(env.WARDEN_PORT).toBe("9100");
+    expect(env.WARDEN_HOST).toBe("0.0.0.0");
+    expect(() => loadEnv({}, join(dir, "missing.env"))).toThrow(ConfigError);
+    expect(loadEnv({ WARDEN_ENV_FILE: file }, undefined).env.WARDEN_PORT).toBe("9000");
+  });
+});
