@@ -1,0 +1,83 @@
+/** The command line of the compiled binary: version, bad config, env files, the mock fallback. */
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { runOnce, startWarden } from "./binary";
+
+const cargoVersion = (await Bun.file(join(import.meta.dir, "../../ffi/Cargo.toml")).text()).match(/^version = "(.+)"/m)![1];
+
+describe("warden CLI", () => {
+  test("version reports Warden, Bun and the Rust core (through FFI), with no Bun installed", async () => {
+    const r = await runOnce(["version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`warden ${pkg.version}\nbun ${pkg.devDependencies.bun}\ncore ${cargoVersion}\n`);
+  });
+
+  test("unknown commands and arguments exit 2 with usage", async () => {
+    const r = await runOnce(["frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("usage: warden");
+    expect((await runOnce(["serve", "--bogus"])).code).toBe(2);
+  });
+
+  test.each([
+    [{ WARDEN_PORT: "eighty" }, "WARDEN_PORT"],
+    [{ WARDEN_UPSTREAM_X_URL: "localhost:9000" , WARDEN_UPSTREAM_X_MODELS: "m" }, "WARDEN_UPSTREAM_X_URL"],
+    [{ WARDEN_TIMEOUT: "5" }, "WARDEN_TIMEOUT"],
+  ] as [Record<string, string>, string][])("bad config %o stops start-up with exit 2 naming %s", async (env, variable) => {
+    const r = await runOnce(["serve"], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`configuration error: ${variable}:`);
+  });
+
+  test("a missing --env-file is a configuration error", async () => {
+    const r = await runOnce(["serve", "--env-file", "/nonexistent/warden.env"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--env-file");
+  });
+
+  test("with no upstream it serves the bundled mock, says so, and prints a curl line that works", async () => {
+    const w = await startWarden({});
+    try {
+      expect(w.log()).toContain("serving the bundled MOCK model server");
+      expect(w.log()).toContain("WARDEN_MASTER_KEY is not set");
+      const curl = /curl (\S+) -H 'content-type: application\/json' \\\n\s+-d '([^']+)'/.exec(w.log());
+      expect(curl).not.toBeNull();
+      const res = await fetch(curl![1], { method: "POST", headers: { "content-type": "application/json" }, body: curl![2] });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { object: string }).object).toBe("chat.completion");
+      expect((await fetch(`${w.url}/ready`)).status).toBe(200);
+    } finally {
+      expect(await w.stop()).toBe(0); // SIGTERM is a clean stop
+    }
+  });
+
+  test("reads an env file given with --env-file; the environment overrides it", async () => {
+    const probe = await startWarden({});
+    const dir = probe.dir;
+    const file = join(dir, "warden.conf");
+    writeFileSync(file, "WARDEN_UPSTREAM_LOCAL_URL=http://127.0.0.1:1/v1\nWARDEN_UPSTREAM_LOCAL_MODELS=from-file\nWARDEN_LOG_LEVEL=debug\n");
+    const w = await startWarden({ WARDEN_LOG_LEVEL: "info" }, ["--env-file", file]);
+    try {
+      const models = (await (await fetch(`${w.url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toEqual(["from-file"]);
+      expect(w.log()).toContain(`"env_file":"${file}"`);
+    } finally {
+      await w.stop();
+      await probe.stop();
+    }
+  });
+
+  test("a second instance on a taken port fails instead of sharing it", async () => {
+    const first = await startWarden({});
+    try {
+      const port = new URL(first.url).port;
+      const r = await runOnce(["serve"], { WARDEN_PORT: port });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+    } finally {
+      await first.stop();
+    }
+  });
+});
