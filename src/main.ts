@@ -15,9 +15,18 @@ import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
 import { startMockUpstream } from "../bench/mock-upstream";
 
-// Bun's fetch runs at most 256 requests at once and silently queues the rest; thousands of
-// concurrent streams need more. Read when the HTTP client thread starts, so set it first.
-process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ??= "65336";
+/**
+ * Bun's fetch runs at most 256 requests at once and silently queues the rest, which stalls
+ * thousands of concurrent streams. The limit is read from the environment at process start
+ * (setting process.env later has no effect, measured), so `serve` re-executes itself once
+ * with it set; execve keeps the PID, which systemd relies on.
+ */
+function ensureFetchConcurrency(): void {
+  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS !== undefined) return;
+  const compiled = Bun.main.startsWith("/$bunfs/");
+  const argv = compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)];
+  process.execve!(process.execPath, argv, { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65336" });
+}
 
 const USAGE = `usage: warden <command>
 
@@ -76,7 +85,36 @@ async function version(): Promise<void> {
   }
 }
 
+/** What serve() has started so far, so a stop signal at any moment closes just that. */
+interface Running {
+  app?: ReturnType<typeof createApp>;
+  audit?: Awaited<ReturnType<typeof startAuditWorker>>;
+  mock?: Awaited<ReturnType<typeof startMockUpstream>>;
+}
+
+/**
+ * Installed first thing: Bun installs signal handlers asynchronously, and a SIGTERM that
+ * arrives before they are in place kills the process with the default action (exit 143),
+ * which a test that stopped Warden right after start-up saw about one time in four.
+ */
+function handleStopSignals(running: Running): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "stopping", { signal });
+    await running.app?.stop();
+    running.audit?.stop();
+    await running.mock?.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
 async function serve(args: string[]): Promise<void> {
+  const running: Running = {};
+  handleStopSignals(running);
   const { config, file } = configOrExit(parseServeArgs(args).envFile);
   setLogLevel(config.logLevel);
   log("info", "starting", { version: WARDEN_VERSION, bun: Bun.version, env_file: file ?? null, data_dir: config.dataDir });
@@ -93,10 +131,11 @@ async function serve(args: string[]): Promise<void> {
     fail(1, `cannot load the core library: ${(e as Error).message}`);
   }
   const audit = await startAuditWorker(core.path, core.sha256).catch((e: Error) => fail(1, e.message));
+  running.audit = audit;
 
-  let mock: Awaited<ReturnType<typeof startMockUpstream>> | undefined;
+  let mock: Running["mock"];
   if (config.upstreams.length === 0) {
-    mock = await startMockUpstream({ port: 0, record: false });
+    mock = running.mock = await startMockUpstream({ port: 0, record: false });
     config.upstreams = [{ name: "mock", url: mock.url, key: undefined, models: ["mock-gpt", "mock-embed"], provider: "openai" }];
     log("warn", "no upstream configured (WARDEN_UPSTREAM_<NAME>_URL): serving the bundled MOCK model server, development only", { mock_url: mock.url, models: config.upstreams[0].models });
   }
@@ -104,7 +143,7 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const app = createApp(config, { coreVersion: core.version, auditAlive: () => audit.ping() });
+  const app = (running.app = createApp(config, { coreVersion: core.version, auditAlive: () => audit.ping() }));
   try {
     app.listen({
       hostname: config.host,
@@ -127,20 +166,12 @@ async function serve(args: string[]): Promise<void> {
       `    -d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
   );
 
-  const shutdown = async (signal: string) => {
-    log("info", "stopping", { signal });
-    await app.stop();
-    audit.stop();
-    await mock?.stop();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void shutdown("SIGTERM"));
-  process.once("SIGINT", () => void shutdown("SIGINT"));
 }
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case "serve":
+    ensureFetchConcurrency();
     await serve(rest);
     break;
   case "version":

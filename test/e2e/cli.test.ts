@@ -53,6 +53,16 @@ describe("warden CLI", () => {
     }
   });
 
+  test("serve lifts Bun's 256-request fetch limit by re-executing itself in place (same PID)", async () => {
+    const w = await startWarden({});
+    try {
+      const environ = (await Bun.file(`/proc/${w.proc.pid}/environ`).text()).split("\0");
+      expect(environ).toContain("BUN_CONFIG_MAX_HTTP_REQUESTS=65336");
+    } finally {
+      await w.stop();
+    }
+  });
+
   test("reads an env file given with --env-file; the environment overrides it", async () => {
     const probe = await startWarden({});
     const dir = probe.dir;
