@@ -157,7 +157,6 @@ async function serve(args: string[]): Promise<void> {
     fail(1, `cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
-  log("info", "listening", { url, upstreams: config.upstreams.map((u) => ({ name: u.name, url: u.url, models: u.models })), core_version: core.version });
   const model = config.upstreams[0].models[0];
   const auth = config.masterKey ? ` -H "authorization: Bearer $WARDEN_MASTER_KEY"` : "";
   process.stderr.write(
@@ -165,6 +164,7 @@ async function serve(args: string[]): Promise<void> {
       `  curl ${url}/v1/chat/completions -H 'content-type: application/json'${auth} \\\n` +
       `    -d '{"model":"${model}","messages":[{"role":"user","content":"Hello"}]}'\n\n`,
   );
+  log("info", "listening", { url, upstreams: config.upstreams.map((u) => ({ name: u.name, url: u.url, models: u.models })), core_version: core.version });
 
 }
 
