@@ -6,6 +6,9 @@
 
 use std::panic::{catch_unwind, UnwindSafe};
 
+pub mod mmr;
+pub mod wal;
+
 /// Status codes shared with `src/native/index.ts`.
 pub const OK: i32 = 0;
 pub const ERR_BUFFER_TOO_SMALL: i32 = -1;
@@ -15,7 +18,7 @@ pub const ERR_PANIC: i32 = -99;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Runs `body`, turning a panic into `ERR_PANIC` instead of unwinding into the caller.
-fn guard<F: FnOnce() -> i32 + UnwindSafe>(body: F) -> i32 {
+pub(crate) fn guard<F: FnOnce() -> i32 + UnwindSafe>(body: F) -> i32 {
     catch_unwind(body).unwrap_or(ERR_PANIC)
 }
 
