@@ -1,6 +1,6 @@
 /** The HTTP surface in-process (`app.handle`), no upstream traffic needed. */
 import { describe, expect, test } from "bun:test";
-import { createApp } from "./app";
+import { createGateway } from "./app";
 import { loadConfig } from "./config";
 
 const KEY = "test-master-key-0123456789";
@@ -9,8 +9,8 @@ const env = {
   WARDEN_UPSTREAM_A_MODELS: "gpt-4o-mini,meta-llama/Llama-3.1-8B",
   WARDEN_MAX_BODY_BYTES: "2048",
 };
-const app = createApp(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true });
-const locked = createApp(loadConfig({ ...env, WARDEN_MASTER_KEY: KEY }), { coreVersion: "0.1.0", auditAlive: async () => true });
+const app = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
+const locked = createGateway(loadConfig({ ...env, WARDEN_MASTER_KEY: KEY }), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
 
 function post(path: string, body: string, headers: Record<string, string> = {}) {
   return new Request(`http://localhost${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
@@ -25,9 +25,9 @@ describe("routes", () => {
     expect(await (await app.handle(new Request("http://localhost/health"))).json()).toEqual({ status: "ok" });
     const ready = await app.handle(new Request("http://localhost/ready"));
     expect(ready.status).toBe(200);
-    const noUpstream = createApp(loadConfig({}), { coreVersion: "0.1.0", auditAlive: async () => true });
+    const noUpstream = createGateway(loadConfig({}), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
     expect((await noUpstream.handle(new Request("http://localhost/ready"))).status).toBe(503);
-    const deadWorker = createApp(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => false });
+    const deadWorker = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => false }).app;
     const res = await deadWorker.handle(new Request("http://localhost/ready"));
     expect(res.status).toBe(503);
     expect(((await res.json()) as { checks: Record<string, boolean> }).checks.audit_worker).toBe(false);

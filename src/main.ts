@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { ConfigError, loadConfig, loadEnv, type Config } from "./config";
 import { loadCore } from "./native";
 import { startAuditWorker } from "./audit";
-import { createApp } from "./app";
+import { createGateway, listen } from "./app";
 import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
 import { startMockUpstream } from "../bench/mock-upstream";
@@ -87,7 +87,7 @@ async function version(): Promise<void> {
 
 /** What serve() has started so far, so a stop signal at any moment closes just that. */
 interface Running {
-  app?: ReturnType<typeof createApp>;
+  server?: ReturnType<typeof listen>;
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
 }
@@ -103,7 +103,7 @@ function handleStopSignals(running: Running): void {
     if (stopping) return;
     stopping = true;
     log("info", "stopping", { signal });
-    await running.app?.stop();
+    await running.server?.stop();
     running.audit?.stop();
     await running.mock?.stop();
     process.exit(0);
@@ -143,20 +143,19 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const app = (running.app = createApp(config, { coreVersion: core.version, auditAlive: () => audit.ping() }));
+  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping() });
+  let server: ReturnType<typeof listen>;
   try {
-    app.listen({
+    server = running.server = listen(gateway, {
       hostname: config.host,
       port: config.port,
-      reusePort: false, // a second instance must fail loudly, not silently share the port
-      development: false,
       idleTimeout: 30,
       maxRequestBodySize: config.maxBodyBytes + 1024 * 1024,
     });
   } catch (e) {
     fail(1, `cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
   }
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${app.server!.port}`;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
   const model = config.upstreams[0].models[0];
   const auth = config.masterKey ? ` -H "authorization: Bearer $WARDEN_MASTER_KEY"` : "";
   process.stderr.write(

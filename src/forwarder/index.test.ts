@@ -3,7 +3,7 @@
  * idle timeout and compression only show on real sockets).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { createApp } from "../app";
+import { createGateway, listen as serve } from "../app";
 import { loadConfig, type Config } from "../config";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 
@@ -23,9 +23,13 @@ function configFor(upstreamUrl: string, extra: Record<string, string> = {}): Con
 }
 
 function listen(config: Config, idleTimeout = 2): { url: string; stop: () => Promise<void> } {
-  const app = createApp(config, { coreVersion: "test", auditAlive: async () => true });
-  app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false, idleTimeout });
-  return { url: `http://127.0.0.1:${app.server!.port}`, stop: () => app.stop(true) };
+  const server = serve(createGateway(config, { coreVersion: "test", auditAlive: async () => true }), {
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout,
+    maxRequestBodySize: config.maxBodyBytes,
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
 }
 
 beforeAll(async () => {
