@@ -104,10 +104,23 @@ describe("forwarding", () => {
     expect((await errorOf(res)).code).toBe("upstream_unavailable");
   });
 
-  test("a slow first byte past the deadline is 504", async () => {
-    const res = await chat({ mock: { firstByteDelayMs: 3000 } });
+  test("a slow first byte past the deadline is 504, and the upstream request is cancelled", async () => {
+    const res = await chat({ mock: { firstByteDelayMs: 2000 } });
     expect(res.status).toBe(504);
     expect((await errorOf(res)).code).toBe("upstream_timeout");
+    await Bun.sleep(700); // the mock notices when its 2 s "thinking" ends
+    expect(mock.aborts).toBe(1);
+  });
+
+  test("a client that gives up on a slow non-streaming reply aborts the upstream request", async () => {
+    const ac = new AbortController();
+    const pending = chat({ mock: { firstByteDelayMs: 1000 } }, { signal: ac.signal }).catch(() => "aborted");
+    await Bun.sleep(100);
+    ac.abort();
+    expect(await pending).toBe("aborted");
+    const until = Date.now() + 3000;
+    while (mock.aborts === 0 && Date.now() < until) await Bun.sleep(20);
+    expect(mock.aborts).toBe(1);
   });
 
   test("a slow non-streaming upstream outlives Bun's idle timeout", async () => {

@@ -9,6 +9,7 @@ import type { Config } from "../config";
 import { openAIError } from "../errors";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
 import { pipeSse } from "./sse";
+import { unwatch, watch, type Watch } from "./watchdog";
 
 export interface ForwardInput {
   target: UpstreamTarget;
@@ -17,7 +18,7 @@ export interface ForwardInput {
   stream: boolean;
   requestId: string;
   clientHeaders: Headers;
-  /** Fires when the client disconnects before we answered. */
+  /** The client's request signal: aborted when the client disconnects before we answered. */
   clientSignal: AbortSignal;
 }
 
@@ -47,19 +48,10 @@ function replyHeaders(from: Headers, requestId: string, stream: boolean): Header
 export async function forward(input: ForwardInput, limits: Limits): Promise<Response> {
   const { target, requestId } = input;
   const name = target.upstream.name;
-  const abort = new AbortController();
-  const deadline = performance.now() + limits.requestTimeoutMs;
-  let timedOut = false;
-  const onClientGone = () => abort.abort();
-  input.clientSignal.addEventListener("abort", onClientGone, { once: true });
-  let timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, limits.firstByteTimeoutMs);
-  const done = () => {
-    clearTimeout(timer);
-    input.clientSignal.removeEventListener("abort", onClientGone);
-  };
+  const start = performance.now();
+  const deadline = start + limits.requestTimeoutMs;
+  const w: Watch = { abort: new AbortController(), client: input.clientSignal, deadline: Math.min(deadline, start + limits.firstByteTimeoutMs), why: undefined };
+  watch(w);
 
   let res: Response;
   try {
@@ -67,48 +59,43 @@ export async function forward(input: ForwardInput, limits: Limits): Promise<Resp
       method: "POST",
       headers: upstreamHeaders(target, input.clientHeaders, requestId),
       body: input.body,
-      signal: abort.signal,
+      signal: w.abort.signal,
       redirect: "manual",
     });
   } catch (e) {
-    done();
-    if (timedOut) {
+    unwatch(w);
+    if (w.why === "deadline") {
       return openAIError(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
     }
-    if (input.clientSignal.aborted) return new Response(null, { status: 499 }); // nobody is listening
+    if (w.why === "client") return new Response(null, { status: 499 }); // nobody is listening
     const why = (e as { code?: string }).code ?? (e as Error).name;
     return openAIError(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", null, { "x-request-id": requestId });
   }
+  w.deadline = deadline; // the first byte is in; from now on the whole request's limit applies
 
   if (res.status < 200 || res.status >= 300) {
-    done();
+    unwatch(w);
     return upstreamFailure(res, name, requestId);
   }
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
-    done(); // from here the SSE watcher owns the deadlines, and the stream's cancel owns the abort
-    return new Response(pipeSse(res.body, abort, deadline, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name), {
+    return new Response(pipeSse(res.body, w, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name), {
       status: res.status,
       headers: replyHeaders(res.headers, requestId, true),
     });
   }
 
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
-  clearTimeout(timer);
-  timer = setTimeout(() => {
-    timedOut = true;
-    abort.abort();
-  }, Math.max(0, deadline - performance.now()));
   try {
     const bytes = await res.arrayBuffer();
     return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
   } catch {
-    if (timedOut) {
+    if (w.why === "deadline") {
       return openAIError(504, `Upstream '${name}' did not finish within ${limits.requestTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
     }
     return openAIError(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", null, { "x-request-id": requestId });
   } finally {
-    done();
+    unwatch(w);
   }
 }
 

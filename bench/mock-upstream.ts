@@ -1,0 +1,340 @@
+// Mock OpenAI-compatible upstream for the gateway's e2e tests and benchmarks.
+// Speaks the public OpenAI REST wire format; built on Bun.serve directly so it is
+// never the bottleneck of a benchmark.
+
+export interface MockBehavior {
+  tokens: number;
+  delayMs: number;
+  firstByteDelayMs: number;
+  status: number;
+  resetAfterTokens: number;
+  pauseAfterTokens: number;
+  pauseMs: number;
+  gzip: boolean;
+}
+export interface RecordedRequest { method: string; path: string; headers: Record<string, string>; body: string; }
+export interface MockUpstream {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  aborts: number; // streams the client left, and requests abandoned during firstByteDelayMs
+  behavior: MockBehavior;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_BEHAVIOR: Readonly<MockBehavior> = Object.freeze({
+  tokens: 16, delayMs: 0, firstByteDelayMs: 0, status: 0,
+  resetAfterTokens: -1, pauseAfterTokens: -1, pauseMs: 0, gzip: false,
+});
+
+const MAX_RECORDED = 10_000;
+const RESET_LINGER_MS = 25;
+const MODELS = ["mock-gpt", "mock-gpt-mini", "mock-embed"];
+const FINGERPRINT = "fp_mock";
+const JSON_HEADERS = { "content-type": "application/json" };
+const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
+const MODELS_BODY = JSON.stringify({
+  object: "list",
+  data: MODELS.map((id) => ({ id, object: "model", created: 1700000000, owned_by: "mock" })),
+});
+
+// Unique-enough ids without crypto per request: random process prefix + counter.
+const ID_PREFIX = Math.random().toString(36).slice(2, 10);
+let idCounter = 0;
+const nextId = (kind: string) => `${kind}-${ID_PREFIX}${(idCounter++).toString(36)}`;
+const now = () => Math.floor(Date.now() / 1000);
+
+// Token i as it appears in a stream delta; concatenating deltas yields the full text.
+const tokenText = (i: number) => (i === 0 ? "tok0" : ` tok${i}`);
+const contentCache = new Map<number, string>();
+function contentFor(n: number): string {
+  let s = contentCache.get(n);
+  if (s === undefined) {
+    s = Array.from({ length: n }, (_, i) => `tok${i}`).join(" ");
+    if (contentCache.size < 1024) contentCache.set(n, s);
+  }
+  return s;
+}
+
+function errorType(status: number): [type: string, code: string | null] {
+  if (status === 429) return ["requests", "rate_limit_exceeded"];
+  if (status === 401) return ["invalid_request_error", "invalid_api_key"];
+  if (status >= 500) return ["server_error", null];
+  return ["invalid_request_error", null];
+}
+
+function json(body: string, b: MockBehavior, status = 200, extra?: Record<string, string>): Response {
+  const headers: Record<string, string> = extra ? { ...JSON_HEADERS, ...extra } : { ...JSON_HEADERS };
+  if (!b.gzip) return new Response(body, { status, headers });
+  headers["content-encoding"] = "gzip";
+  return new Response(Bun.gzipSync(body), { status, headers });
+}
+
+function error(status: number, message: string, b: MockBehavior, code?: string | null): Response {
+  const [type, defCode] = errorType(status);
+  const body = JSON.stringify({ error: { message, type, param: null, code: code === undefined ? defCode : code } });
+  return json(body, b, status, status === 429 ? { "retry-after": "1" } : undefined);
+}
+
+// Rough prompt size: ~4 chars per token, like OpenAI's rule of thumb.
+function textTokens(v: unknown): number {
+  if (typeof v === "string") return Math.ceil(v.length / 4);
+  if (typeof v === "number") return 1;
+  if (Array.isArray(v)) return v.reduce((s: number, x) => s + textTokens(x), 0);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return textTokens(o.content ?? o.text ?? "");
+  }
+  return 0;
+}
+
+interface Gen { n: number; finish: "stop" | "length"; promptTokens: number; model: string; includeUsage: boolean }
+
+function plan(body: Record<string, any>, b: MockBehavior, prompt: unknown): Gen {
+  const limit = body.max_completion_tokens ?? body.max_tokens;
+  const capped = typeof limit === "number" && limit >= 0 && limit < b.tokens;
+  return {
+    n: capped ? Math.floor(limit) : Math.max(0, b.tokens | 0),
+    finish: capped ? "length" : "stop",
+    promptTokens: Math.max(1, textTokens(prompt)),
+    model: body.model,
+    includeUsage: body.stream_options?.include_usage === true,
+  };
+}
+
+const usageOf = (g: Gen) => ({ prompt_tokens: g.promptTokens, completion_tokens: g.n, total_tokens: g.promptTokens + g.n });
+
+function chatCompletion(g: Gen, b: MockBehavior): Response {
+  return json(JSON.stringify({
+    id: nextId("chatcmpl"), object: "chat.completion", created: now(), model: g.model,
+    choices: [{ index: 0, message: { role: "assistant", content: contentFor(g.n), refusal: null, annotations: [] }, logprobs: null, finish_reason: g.finish }],
+    usage: usageOf(g), service_tier: "default", system_fingerprint: FINGERPRINT,
+  }), b);
+}
+
+function textCompletion(g: Gen, b: MockBehavior): Response {
+  return json(JSON.stringify({
+    id: nextId("cmpl"), object: "text_completion", created: now(), model: g.model, system_fingerprint: FINGERPRINT,
+    choices: [{ text: contentFor(g.n), index: 0, logprobs: null, finish_reason: g.finish }],
+    usage: usageOf(g),
+  }), b);
+}
+
+// SSE frames are assembled from per-stream prefix/suffix strings so each token costs one concat.
+interface Frames { first: string | null; token: (i: number) => string; finish: string; usage: string | null }
+
+function chatFrames(g: Gen): Frames {
+  const head = `data: {"id":"${nextId("chatcmpl")}","object":"chat.completion.chunk","created":${now()},"model":${JSON.stringify(g.model)},"service_tier":"default","system_fingerprint":"${FINGERPRINT}","choices":[`;
+  const tail = g.includeUsage ? `],"usage":null}\n\n` : `]}\n\n`;
+  return {
+    first: `${head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}${tail}`,
+    token: (i) => `${head}{"index":0,"delta":{"content":"${tokenText(i)}"},"logprobs":null,"finish_reason":null}${tail}`,
+    finish: `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${g.finish}"}${tail}`,
+    usage: g.includeUsage ? `${head}],"usage":${JSON.stringify(usageOf(g))}}\n\n` : null,
+  };
+}
+
+function completionFrames(g: Gen): Frames {
+  const head = `data: {"id":"${nextId("cmpl")}","object":"text_completion","created":${now()},"model":${JSON.stringify(g.model)},"system_fingerprint":"${FINGERPRINT}","choices":[`;
+  const tail = g.includeUsage ? `],"usage":null}\n\n` : `]}\n\n`;
+  return {
+    first: null,
+    token: (i) => `${head}{"text":"${tokenText(i)}","index":0,"logprobs":null,"finish_reason":null}${tail}`,
+    finish: `${head}{"text":"","index":0,"logprobs":null,"finish_reason":"${g.finish}"}${tail}`,
+    usage: g.includeUsage ? `${head}],"usage":${JSON.stringify(usageOf(g))}}\n\n` : null,
+  };
+}
+
+function stream(req: Request, f: Frames, g: Gen, b: MockBehavior, onAbort: () => void): Response {
+  let ended = false; // finished or deliberately reset: a later disconnect is not a client abort
+  let gone = false;
+  const clientLeft = () => {
+    if (ended || gone) return;
+    gone = true;
+    onAbort();
+  };
+  req.signal.addEventListener("abort", clientLeft, { once: true });
+  const source: Bun.DirectUnderlyingSource = {
+    type: "direct",
+    async pull(c: ReadableStreamDirectController) {
+      if (f.first) c.write(f.first);
+      // A reset longer than the reply still fires (before the finish chunk): the caller asked for a broken stream.
+      const resetAt = b.resetAfterTokens >= 0 ? Math.min(b.resetAfterTokens, g.n) : -1;
+      for (let i = 0; i <= g.n; i++) {
+        if (i === resetAt) {
+          ended = true;
+          // Bun resets (RST) the socket, and a client that has not read the last bytes yet
+          // loses them; linger briefly so the truncated prefix is reliably observed.
+          await c.flush();
+          await Bun.sleep(RESET_LINGER_MS);
+          // Rejecting with undefined drops the socket without terminating the chunked
+          // body, and (unlike an Error) without Bun printing anything.
+          return Promise.reject();
+        }
+        const wait = (i === b.pauseAfterTokens ? b.pauseMs : 0) + (i < g.n ? b.delayMs : 0);
+        if (wait > 0) {
+          await c.flush();
+          await Bun.sleep(wait);
+          if (gone) return;
+        }
+        if (i === g.n) break;
+        const w = c.write(f.token(i));
+        if (typeof w !== "number") await w; // backpressure from a slow reader
+      }
+      c.write(f.finish);
+      if (f.usage) c.write(f.usage);
+      c.write("data: [DONE]\n\n");
+      ended = true;
+      c.close();
+    },
+    cancel: clientLeft,
+  };
+  // Cast: when lib.dom is loaded its ReadableStream typings lack Bun's "direct" overload.
+  return new Response(new ReadableStream(source as any), { headers: SSE_HEADERS });
+}
+
+// Deterministic unit vector seeded by a hash of the input (mulberry32 PRNG).
+function vectorFor(input: unknown, dims: number): Float32Array {
+  let seed = Number(BigInt.asUintN(32, BigInt(Bun.hash(typeof input === "string" ? input : JSON.stringify(input)))));
+  const v = new Float32Array(dims);
+  let norm = 0;
+  for (let i = 0; i < dims; i++) {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    v[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+    norm += v[i] * v[i];
+  }
+  norm = Math.sqrt(norm) || 1;
+  for (let i = 0; i < dims; i++) v[i] /= norm;
+  return v;
+}
+
+function embeddings(body: Record<string, any>, b: MockBehavior): Response {
+  const input = body.input;
+  // A flat array of numbers is a single tokenized input; any other array is a batch.
+  const items: unknown[] = Array.isArray(input) && input.length > 0 && typeof input[0] !== "number" ? input : [input];
+  if (input == null || items.length === 0 || (Array.isArray(input) && input.length === 0)) {
+    return error(400, "'input' must be a non-empty string or array", b);
+  }
+  const dims = Number.isInteger(body.dimensions) && body.dimensions > 0 ? Math.min(body.dimensions, 4096) : 8;
+  const base64 = body.encoding_format === "base64";
+  let tokens = 0;
+  const data = items.map((item, index) => {
+    tokens += Math.max(1, textTokens(item));
+    const vec = vectorFor(item, dims);
+    // Float32Array bytes are platform order, i.e. little-endian on every target we run on.
+    const embedding = base64 ? Buffer.from(vec.buffer).toString("base64") : Array.from(vec);
+    return { object: "embedding", index, embedding };
+  });
+  return json(JSON.stringify({ object: "list", data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }), b);
+}
+
+const ROUTES = new Set(["POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings", "GET /v1/models"]);
+
+export async function startMockUpstream(opts: { port?: number; hostname?: string; behavior?: Partial<MockBehavior>; record?: boolean } = {}): Promise<MockUpstream> {
+  const initial: MockBehavior = { ...DEFAULT_BEHAVIOR, ...opts.behavior };
+  const record = opts.record ?? true;
+
+  async function handle(req: Request): Promise<Response> {
+    const url = req.url;
+    const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+    const q = url.indexOf("?", pathStart);
+    const path = q < 0 ? url.slice(pathStart) : url.slice(pathStart, q);
+    const method = req.method;
+    const text = method === "GET" || method === "HEAD" ? "" : await req.text();
+    if (record) {
+      mock.requests.push({ method, path, headers: (req.headers as any).toJSON(), body: text });
+      if (mock.requests.length > MAX_RECORDED) mock.requests.shift();
+    }
+
+    let body: Record<string, any> | null = null;
+    let badJson = false;
+    if (text) {
+      try { body = JSON.parse(text); } catch { badJson = true; }
+      if (body === null || typeof body !== "object" || Array.isArray(body)) { badJson = true; body = null; }
+    }
+    const b: MockBehavior = body?.mock && typeof body.mock === "object" ? { ...mock.behavior, ...body.mock } : mock.behavior;
+    if (b.firstByteDelayMs > 0) {
+      await Bun.sleep(b.firstByteDelayMs);
+      // A caller that gave up while we "thought" counts as an abort too (gateways must cancel).
+      if (req.signal.aborted) {
+        mock.aborts++;
+        return new Response(null, { status: 499 });
+      }
+    }
+
+    const route = `${method} ${path}`;
+    const modelMatch = method === "GET" && path.startsWith("/v1/models/") ? path.slice(11) : null;
+    if (!ROUTES.has(route) && !modelMatch) return error(404, `Unknown request URL: ${route}`, b, "unknown_url");
+    if (b.status && b.status !== 200) return error(b.status, `Mock upstream injected error (status ${b.status})`, b);
+    if (route === "GET /v1/models") return json(MODELS_BODY, b);
+    if (modelMatch) {
+      return json(JSON.stringify({ id: decodeURIComponent(modelMatch), object: "model", created: 1700000000, owned_by: "mock" }), b);
+    }
+    if (badJson || !body) return error(400, "We could not parse the JSON body of your request.", b);
+    if (typeof body.model !== "string" || !body.model) return error(400, "you must provide a model parameter", b);
+
+    const onAbort = () => { mock.aborts++; };
+    if (route === "POST /v1/embeddings") return embeddings(body, b);
+    if (route === "POST /v1/chat/completions") {
+      if (!Array.isArray(body.messages)) return error(400, "'messages' is a required property", b);
+      const g = plan(body, b, body.messages);
+      return body.stream === true ? stream(req, chatFrames(g), g, b, onAbort) : chatCompletion(g, b);
+    }
+    const g = plan(body, b, body.prompt ?? "");
+    return body.stream === true ? stream(req, completionFrames(g), g, b, onAbort) : textCompletion(g, b);
+  }
+
+  const server = Bun.serve({
+    port: opts.port ?? 0,
+    hostname: opts.hostname ?? "127.0.0.1",
+    idleTimeout: 0, // long pauses/delays must only be cut by the client under test
+    fetch: handle,
+    error: (e) => new Response(JSON.stringify({ error: { message: String(e), type: "server_error", param: null, code: null } }), { status: 500, headers: JSON_HEADERS }),
+  });
+
+  const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const mock: MockUpstream = {
+    url: `http://${host}:${server.port}/v1`,
+    port: server.port!,
+    requests: [],
+    aborts: 0,
+    behavior: { ...initial },
+    reset() {
+      Object.assign(mock.behavior, initial);
+      mock.requests.length = 0;
+      mock.aborts = 0;
+    },
+    async stop() { await server.stop(true); },
+  };
+  return mock;
+}
+
+function parseArgs(argv: string[]) {
+  const opts = { port: 9000, hostname: "127.0.0.1", record: false, behavior: {} as Partial<MockBehavior> };
+  for (let i = 0; i < argv.length; i++) {
+    const num = () => Number(argv[++i]);
+    switch (argv[i]) {
+      case "--port": opts.port = num(); break;
+      case "--host": opts.hostname = argv[++i]; break;
+      case "--tokens": opts.behavior.tokens = num(); break;
+      case "--delay-ms": opts.behavior.delayMs = num(); break;
+      case "--no-record": opts.record = false; break;
+      case "--record": opts.record = true; break;
+      default: throw new Error(`unknown argument: ${argv[i]}`);
+    }
+  }
+  return opts;
+}
+
+if (import.meta.main) {
+  const opts = parseArgs(process.argv.slice(2));
+  const mock = await startMockUpstream(opts);
+  console.log(`mock upstream listening on ${mock.url}`);
+  // Exit right away: stop(true) drops open sockets anyway, and waiting on it must never keep us alive.
+  const shutdown = () => { void mock.stop(); process.exit(0); };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
