@@ -6,6 +6,7 @@
 
 use std::panic::{catch_unwind, UnwindSafe};
 
+pub mod entropy;
 pub mod mmr;
 pub mod wal;
 
