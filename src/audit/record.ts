@@ -1,0 +1,194 @@
+/**
+ * The audit record and its canonical bytes (the ledger leaf).
+ *
+ * Encoding, version 1: the record as JSON with every object's keys in lexicographic order, no
+ * whitespace, integers only (durations in microseconds, entropy in millibits per symbol),
+ * strings escaped as JSON.stringify does. For this subset that is exactly RFC 8785 (JCS), so a
+ * third party re-encodes a record with any JCS library and gets the same leaf hash:
+ * SHA-256(0x00 ‖ canonical bytes). The `v` field names the encoding version.
+ *
+ * The hot path hands over a {@link HandOff} (cheap: references, no hashing, no encoding); the
+ * audit worker turns it into an {@link AuditRecord} with {@link toRecord} and encodes it.
+ */
+
+export const RECORD_VERSION = 1;
+
+/** What the request path knows when it finishes. Bodies travel as the chunks it already holds. */
+export interface HandOff {
+  time: number; // ms since the epoch at arrival
+  requestId: string;
+  keyId: string | null;
+  tenant: string | null;
+  route: string;
+  model: string | null;
+  upstream: string | null;
+  status: number;
+  /** Why Warden refused or failed the request itself (stage and stable error code), if it did. */
+  refusal: { stage: string; code: string } | null;
+  /** Microseconds: whole request as Warden saw it, and until the upstream's first byte. */
+  totalUs: number;
+  upstreamFirstByteUs: number | null;
+  request: Uint8Array[];
+  response: Uint8Array[];
+  /** The response was an SSE stream (content is in `data:` events), not one JSON document. */
+  streamed: boolean;
+}
+
+export interface Analysis {
+  content_bytes: number;
+  entropy_mbits: number; // byte entropy of the reply's text, millibits per byte
+  flags: string[]; // "degenerate_repetition" | "high_entropy_span"
+}
+
+/** Keys in lexicographic order at every level: the object literal order is the canonical order. */
+export interface AuditRecord {
+  analysis: Analysis | null;
+  key_id: string | null;
+  latency_us: { total: number; upstream_first_byte: number | null };
+  model: string | null;
+  rate_limit: null; // filled once rate limiting exists (issue #3)
+  refusal: { code: string; stage: string } | null;
+  request_id: string;
+  request_sha256: string;
+  response_sha256: string;
+  route: string;
+  seq: number;
+  status: number;
+  tenant: string | null;
+  time_ms: number;
+  upstream: string | null;
+  usage: { completion_tokens: number; prompt_tokens: number } | null;
+  v: number;
+  waf: string[]; // rule ids that matched (issue #3)
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function sha256Hex(chunks: Uint8Array[]): string {
+  const h = new Bun.CryptoHasher("sha256");
+  for (const c of chunks) h.update(c);
+  return h.digest("hex");
+}
+
+function text(chunks: Uint8Array[]): string {
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
+  return chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
+}
+
+interface Extracted {
+  content: string;
+  usage: AuditRecord["usage"];
+}
+
+function usageOf(u: unknown): AuditRecord["usage"] {
+  const x = u as { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined;
+  if (typeof x?.prompt_tokens !== "number") return null;
+  return { completion_tokens: typeof x.completion_tokens === "number" ? x.completion_tokens : 0, prompt_tokens: x.prompt_tokens };
+}
+
+function contentOf(choice: any): string {
+  return choice?.delta?.content ?? choice?.message?.content ?? choice?.text ?? "";
+}
+
+/** Reply text and usage from an OpenAI JSON reply or SSE stream; empty when it is neither. */
+export function extract(chunks: Uint8Array[], streamed: boolean): Extracted {
+  const body = text(chunks);
+  const out: Extracted = { content: "", usage: null };
+  const take = (doc: any) => {
+    for (const choice of Array.isArray(doc?.choices) ? doc.choices : []) {
+      const c = contentOf(choice);
+      if (typeof c === "string") out.content += c;
+    }
+    out.usage = usageOf(doc?.usage) ?? out.usage;
+  };
+  try {
+    if (!streamed) {
+      take(JSON.parse(body));
+      return out;
+    }
+    for (const line of body.split("\n")) {
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]" || data === "") continue;
+      take(JSON.parse(data));
+    }
+  } catch {
+    // A reply we cannot read (an error page, a cut stream) is still hashed and recorded.
+  }
+  return out;
+}
+
+/** Thresholds of the response analysis, in bits per byte over the reply's text. */
+export const LOW_ENTROPY_BITS = 1.0;
+export const HIGH_ENTROPY_BITS = 5.2;
+export const MIN_SPAN_BYTES = 64;
+const HIGH_SPAN_BYTES = 256;
+
+/**
+ * Flags degenerate repetition (very low entropy over a long reply) and encoded or random payloads
+ * (a long run without spaces whose entropy is that of base64 or random bytes, which prose never
+ * reaches: English text sits near 4-4.5 bits per byte).
+ */
+export function analyse(content: string, byteEntropy: (spans: Uint8Array[]) => Float64Array): Analysis | null {
+  const bytes = encoder.encode(content);
+  if (bytes.length === 0) return null;
+  const runs = content.split(/\s+/).filter((w) => w.length >= HIGH_SPAN_BYTES).map((w) => encoder.encode(w));
+  const [whole, ...spans] = byteEntropy([bytes, ...runs]);
+  const flags: string[] = [];
+  if (bytes.length >= MIN_SPAN_BYTES && whole < LOW_ENTROPY_BITS) flags.push("degenerate_repetition");
+  if (spans.some((h) => h > HIGH_ENTROPY_BITS)) flags.push("high_entropy_span");
+  return { content_bytes: bytes.length, entropy_mbits: Math.round(whole * 1000), flags };
+}
+
+export function toRecord(h: HandOff, seq: number, byteEntropy: (spans: Uint8Array[]) => Float64Array): AuditRecord {
+  const { content, usage } = extract(h.response, h.streamed);
+  return {
+    analysis: analyse(content, byteEntropy),
+    key_id: h.keyId,
+    latency_us: { total: Math.round(h.totalUs), upstream_first_byte: h.upstreamFirstByteUs === null ? null : Math.round(h.upstreamFirstByteUs) },
+    model: h.model,
+    rate_limit: null,
+    refusal: h.refusal === null ? null : { code: h.refusal.code, stage: h.refusal.stage },
+    request_id: h.requestId,
+    request_sha256: sha256Hex(h.request),
+    response_sha256: sha256Hex(h.response),
+    route: h.route,
+    seq,
+    status: h.status,
+    tenant: h.tenant,
+    time_ms: h.time,
+    upstream: h.upstream,
+    usage,
+    v: RECORD_VERSION,
+    waf: [],
+  };
+}
+
+/**
+ * JSON with sorted keys and integer numbers only: RFC 8785 for the values records hold.
+ * Sorting here (not trusting construction order) keeps the encoding canonical for records read
+ * back from storage or built elsewhere.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new Error(`canonical records hold integers only, got ${value}`);
+    return String(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object") {
+    const keys = Object.keys(value as object).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  throw new Error(`cannot encode ${typeof value} in a record`);
+}
+
+/** Canonical bytes of a record: the ledger leaf. */
+export function encode(record: AuditRecord): Uint8Array {
+  return encoder.encode(canonicalJson(record));
+}
+
+export function decode(bytes: Uint8Array): AuditRecord {
+  return JSON.parse(decoder.decode(bytes)) as AuditRecord;
+}
