@@ -24,13 +24,23 @@ import { modelTable, parseRequest } from "./adapter";
 import { forward } from "./forwarder";
 import { GatewayError, openAIError } from "./errors";
 import type { Endpoint } from "./providers/openai";
+import type { Answer } from "./audit";
+import type { Query } from "./audit/messages";
+import type { HandOff } from "./audit/record";
 import { log } from "./log";
+
+/** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
+export interface AuditPort {
+  handOff(record: HandOff): void;
+  query(q: Query): Promise<Answer>;
+}
 
 export interface AppDeps {
   /** Version of the loaded Rust core, or undefined if it failed to load. */
   coreVersion: string | undefined;
   /** Liveness of the audit worker, checked by /ready. */
   auditAlive: () => Promise<boolean>;
+  audit?: AuditPort;
 }
 
 const started = Math.floor(Date.now() / 1000);
@@ -43,19 +53,34 @@ function pathOf(url: string): string {
   return q < 0 ? url.slice(start) : url.slice(start, q);
 }
 
-function withRequestId(res: Response, requestId: string): Response {
-  res.headers.set("x-request-id", requestId);
-  return res;
+const EMPTY: Uint8Array[] = [];
+
+/** A query parameter that must be a whole number, or a 400 naming it. */
+function wholeNumber(query: Record<string, string | undefined>, name: string): number {
+  const raw = query[name];
+  if (raw === undefined || !/^\d{1,15}$/.test(raw)) {
+    throw new GatewayError(400, `Query parameter '${name}' must be a non-negative whole number.`, "invalid_request_error", "invalid_value", name);
+  }
+  return Number(raw);
+}
+
+async function ledgerAnswer(audit: AuditPort | undefined, q: Query): Promise<unknown> {
+  if (audit === undefined) throw new GatewayError(503, "The audit ledger is not available.", "server_error", "ledger_unavailable");
+  const a = await audit.query(q);
+  if (a.ok) return a.value;
+  const type = a.status === 404 ? "not_found_error" : "server_error";
+  throw new GatewayError(a.status, a.message, type, a.status === 404 ? "not_found" : "ledger_error");
 }
 
 type Server = { timeout(req: Request, seconds: number): void } | null;
 
-/** The forwarded endpoints: URL path → upstream endpoint. */
+/** The forwarded endpoints: URL path → upstream endpoint, and back. */
 const PROXIED: Record<string, Endpoint> = {
   "/v1/chat/completions": "chat/completions",
   "/v1/completions": "completions",
   "/v1/embeddings": "embeddings",
 };
+const PATHS = Object.fromEntries(Object.entries(PROXIED).map(([path, endpoint]) => [endpoint, path])) as Record<Endpoint, string>;
 
 export function createGateway(config: Config, deps: AppDeps) {
   const models = modelTable(config.upstreams);
@@ -65,21 +90,62 @@ export function createGateway(config: Config, deps: AppDeps) {
     data: config.upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
   };
 
+  const audit = deps.audit;
+
+  /**
+   * Runs one forwarded request through the stages, and hands its record to the audit worker
+   * whatever the outcome: served, refused by a stage, or failed upstream.
+   */
   async function proxy(endpoint: Endpoint, request: Request, server: Server): Promise<Response> {
     const requestId = `req_${Bun.randomUUIDv7().replaceAll("-", "")}`;
+    const time = Date.now();
+    const start = performance.now();
+    let stage = "auth";
+    let body: Uint8Array | undefined;
+    let model: string | null = null;
+    let upstream: string | null = null;
+    const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
+      audit?.handOff({
+        time,
+        requestId,
+        keyId: null,
+        tenant: null,
+        route: PATHS[endpoint],
+        model,
+        upstream,
+        status,
+        refusal,
+        totalUs: (performance.now() - start) * 1000,
+        upstreamFirstByteUs,
+        request: body === undefined ? EMPTY : [body],
+        response,
+        streamed,
+      });
     try {
       authenticate(request.headers);
-      const body = await readBody(request, config.maxBodyBytes);
-      const { stream, target } = parseRequest(body, endpoint, models);
+      stage = "guard";
+      body = await readBody(request, config.maxBodyBytes);
+      stage = "adapter";
+      const parsed = parseRequest(body, endpoint, models);
+      model = parsed.model;
+      upstream = parsed.target.upstream.name;
+      stage = "forwarder";
       // Model replies can take minutes; our own deadlines (forwarder) replace Bun's idle timeout.
       server?.timeout(request, 0);
-      return await forward(
-        { target, endpoint, body, stream, requestId, clientHeaders: request.headers, clientSignal: request.signal },
+      const reply = await forward(
+        { target: parsed.target, endpoint, body, stream: parsed.stream, requestId, clientHeaders: request.headers, clientSignal: request.signal },
         config,
+        (o) => record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed),
       );
+      return reply;
     } catch (e) {
-      if (e instanceof GatewayError) return withRequestId(e.toResponse(), requestId);
-      throw e;
+      if (!(e instanceof GatewayError)) throw e;
+      const bytes = e.body();
+      e.stage ??= stage;
+      record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false);
+      const res = e.toResponse(bytes);
+      res.headers.set("x-request-id", requestId);
+      return res;
     }
   }
 
@@ -123,6 +189,18 @@ export function createGateway(config: Config, deps: AppDeps) {
       const found = modelList.data.find((m) => m.id === id);
       return found ?? openAIError(404, `The model \`${id}\` does not exist or you do not have access to it.`, "invalid_request_error", "model_not_found", "model");
     })
+    // The ledger: a signed checkpoint (C2SP signed note), leaves, and RFC 9162 proofs.
+    .get("/v1/audit/checkpoint", async () => {
+      const cp = (await ledgerAnswer(audit, { kind: "checkpoint" })) as { note: string };
+      return new Response(cp.note, { headers: { "content-type": "text/plain; charset=utf-8" } });
+    })
+    // The body is exactly the leaf: SHA-256(0x00 ‖ body) is its leaf hash.
+    .get("/v1/audit/records/:seq", async ({ params }) => {
+      const r = (await ledgerAnswer(audit, { kind: "record", seq: wholeNumber(params, "seq") })) as { leaf: string };
+      return new Response(r.leaf, { headers: { "content-type": "application/json" } });
+    })
+    .get("/v1/audit/proof/inclusion", ({ query }) => ledgerAnswer(audit, { kind: "inclusion", seq: wholeNumber(query, "seq"), size: wholeNumber(query, "size") }))
+    .get("/v1/audit/proof/consistency", ({ query }) => ledgerAnswer(audit, { kind: "consistency", from: wholeNumber(query, "from"), to: wholeNumber(query, "to") }))
     .post("/v1/chat/completions", ({ request, server }) => proxy("chat/completions", request, server), { parse: "none" })
     .post("/v1/completions", ({ request, server }) => proxy("completions", request, server), { parse: "none" })
     .post("/v1/embeddings", ({ request, server }) => proxy("embeddings", request, server), { parse: "none" });

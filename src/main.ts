@@ -4,12 +4,14 @@
  *
  * Exit codes: 0 ok, 1 runtime failure (port taken, core library unusable), 2 bad usage or config.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, loadEnv, type Config } from "./config";
 import { loadCore } from "./native";
 import { startAuditWorker } from "./audit";
+import { parseSignerKey, verifierKeyOf } from "./audit/note";
+import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
 import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
@@ -32,7 +34,11 @@ const USAGE = `usage: warden <command>
 
 commands:
   serve [--env-file PATH]   run the gateway
-  version                   print the Warden, Bun and core library versions
+  version                   print the Warden, Bun and core library versions (and the ledger's
+                            verifier key when WARDEN_DATA_DIR holds a ledger)
+  verify --data-dir DIR [--key VERIFIER_KEY]
+                            check a ledger offline: every record, the Merkle tree, every signed
+                            checkpoint and their consistency; exits 1 naming the first bad record
   help                      this text
 
 Configuration comes from the environment and an env file; see deploy/warden.env.example.
@@ -78,6 +84,10 @@ async function version(): Promise<void> {
     const core = await loadCore(dir);
     console.log(`warden ${WARDEN_VERSION}\nbun ${Bun.version}\ncore ${core.version}`);
     core.close();
+    // The key third parties verify checkpoints with (sumdb/note verifier key format).
+    const keyFile = join(dir, "ledger", "signing.key");
+    const signerKey = process.env.WARDEN_LEDGER_SIGNING_KEY || (configured && existsSync(keyFile) ? readFileSync(keyFile, "utf8").trim() : undefined);
+    if (signerKey) console.log(`ledger-key ${verifierKeyOf(await parseSignerKey(signerKey))}`);
   } catch (e) {
     fail(1, `cannot load the core library: ${(e as Error).message}`);
   } finally {
@@ -103,8 +113,8 @@ function handleStopSignals(running: Running): void {
     if (stopping) return;
     stopping = true;
     log("info", "stopping", { signal });
-    await running.server?.stop();
-    running.audit?.stop();
+    await running.server?.stop(); // stop accepting; in-flight requests finish and hand off
+    await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
     process.exit(0);
   };
@@ -130,8 +140,15 @@ async function serve(args: string[]): Promise<void> {
   } catch (e) {
     fail(1, `cannot load the core library: ${(e as Error).message}`);
   }
-  const audit = await startAuditWorker(core.path, core.sha256).catch((e: Error) => fail(1, e.message));
+  const audit = await startAuditWorker(core.path, core.sha256, {
+    dataDir: config.dataDir,
+    origin: config.ledgerOrigin,
+    signerKey: config.ledgerSigningKey,
+    checkpointEveryRecords: config.checkpointEveryRecords,
+    checkpointEveryMs: config.checkpointEveryMs,
+  }).catch((e: Error) => fail(1, e.message));
   running.audit = audit;
+  log("info", "ledger open", { verifier_key: audit.verifierKey, recovery: audit.recovery });
 
   let mock: Running["mock"];
   if (config.upstreams.length === 0) {
@@ -143,7 +160,7 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping() });
+  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping(), audit });
   let server: ReturnType<typeof listen>;
   try {
     server = running.server = listen(gateway, {
@@ -167,6 +184,28 @@ async function serve(args: string[]): Promise<void> {
 
 }
 
+async function verify(args: string[]): Promise<void> {
+  let dataDir: string | undefined;
+  let key: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--data-dir") dataDir = args[++i];
+    else if (args[i] === "--key") key = args[++i];
+    else fail(2, `unknown argument to verify: ${args[i]}\n${USAGE}`);
+  }
+  if (!dataDir) fail(2, `verify needs --data-dir DIR\n${USAGE}`);
+  const scratch = mkdtempSync(join(tmpdir(), "warden-verify-lib-"));
+  let result;
+  try {
+    const core = await loadCore(scratch);
+    result = await verifyLedger(core, dataDir, { verifierKey: key });
+    core.close();
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  if (!result.ok) fail(1, `ledger verification FAILED: ${result.problem}`);
+  console.log(`ledger OK: ${result.records} records, ${result.checkpoints} signed checkpoints verified`);
+}
+
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case "serve":
@@ -176,6 +215,9 @@ switch (command) {
   case "version":
   case "--version":
     await version();
+    break;
+  case "verify":
+    await verify(rest);
     break;
   case "help":
   case "--help":

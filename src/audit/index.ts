@@ -1,22 +1,40 @@
 /**
- * Starts the audit worker and checks it is alive.
+ * The gateway's side of the audit path: starts the audit worker, hands it records without
+ * waiting, and asks it ledger questions for the /v1/audit endpoints.
+ *
+ * Hand-off is a push onto an array (no hashing, no encoding, no message per request); the array
+ * is posted as one message every {@link FLUSH_MS} ms or {@link FLUSH_RECORDS} records, since a
+ * worker message costs ~46 µs round trip and would dominate the request path.
  *
  * The worker is a separate entry point of the compiled binary (see build.ts). Inside the binary
  * `import.meta.url` names the output bundle, not this source file, so `new URL("./worker.ts",
  * import.meta.url)` would point at the bundle root; build.ts therefore bakes in the worker's
  * path relative to that root.
  */
-import type { FromWorker, ToWorker } from "./messages";
+import type { FromWorker, LedgerConfig, LedgerStatus, Query, ToWorker } from "./messages";
+import type { HandOff } from "./record";
 
 declare const WARDEN_AUDIT_WORKER: string | undefined;
 
 const workerSpecifier = typeof WARDEN_AUDIT_WORKER === "string" ? WARDEN_AUDIT_WORKER : new URL("./worker.ts", import.meta.url).href;
 
+export const FLUSH_MS = 2;
+export const FLUSH_RECORDS = 256;
+
+export type Answer = { ok: true; value: unknown } | { ok: false; status: number; message: string };
+
 export interface AuditWorker {
   coreVersion: string;
+  verifierKey: string;
+  recovery: unknown;
+  /** Queues a record for the ledger; never waits. */
+  handOff(record: HandOff): void;
+  status(): LedgerStatus & { queued: number; lastError: string | undefined };
+  query(q: Query, timeoutMs?: number): Promise<Answer>;
   /** Resolves true when the worker answers within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
-  stop(): void;
+  /** Flushes queued records, signs a final checkpoint and closes the ledger. */
+  stop(timeoutMs?: number): Promise<void>;
 }
 
 /** The first message matching `match`, a worker error turned into `failed`, or undefined on timeout. */
@@ -38,26 +56,85 @@ function once(worker: Worker, match: (m: FromWorker) => boolean, timeoutMs: numb
   });
 }
 
-export async function startAuditWorker(libraryPath: string, sha256: string): Promise<AuditWorker> {
+export async function startAuditWorker(libraryPath: string, sha256: string, ledger: LedgerConfig): Promise<AuditWorker> {
   const worker = new Worker(workerSpecifier);
   const send = (m: ToWorker) => worker.postMessage(m);
-  const first = once(worker, (m) => m.type === "ready" || m.type === "failed", 10_000);
-  send({ type: "init", libraryPath, sha256 });
+  const first = once(worker, (m) => m.type === "ready" || m.type === "failed", 60_000);
+  send({ type: "init", libraryPath, sha256, ledger });
   const answer = await first;
   if (answer?.type !== "ready") {
     worker.terminate();
-    throw new Error(`audit worker did not start: ${answer?.type === "failed" ? answer.message : "no answer within 10 s"}`);
+    throw new Error(`the audit ledger did not open: ${answer?.type === "failed" ? answer.message : "no answer within 60 s"}`);
   }
-  worker.unref();
+
+  let status: LedgerStatus = answer.status;
+  let lastError: string | undefined;
+  let pending: HandOff[] = [];
+  let timer: Timer | undefined;
+  let inFlight = 0; // records posted but not yet reported appended
   let nextId = 0;
+  const waiting = new Map<number, (a: Answer) => void>();
+
+  worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+    const m = event.data;
+    if (m.type === "status") {
+      inFlight -= m.status.size - status.size + (m.status.appendErrors - status.appendErrors);
+      status = m.status;
+      if (m.error) lastError = m.error;
+    } else if (m.type === "answer") {
+      waiting.get(m.id)?.(m.ok ? { ok: true, value: m.value } : { ok: false, status: m.status, message: m.message });
+      waiting.delete(m.id);
+    }
+  });
+  worker.unref();
+
+  const flush = () => {
+    timer = undefined;
+    if (pending.length === 0) return;
+    inFlight += pending.length;
+    send({ type: "records", batch: pending });
+    pending = [];
+  };
+
   return {
     coreVersion: answer.coreVersion,
+    verifierKey: answer.verifierKey,
+    recovery: answer.recovery,
+    handOff(record) {
+      pending.push(record);
+      if (pending.length >= FLUSH_RECORDS) {
+        clearTimeout(timer);
+        flush();
+      } else timer ??= setTimeout(flush, FLUSH_MS);
+    },
+    status: () => ({ ...status, queued: pending.length + inFlight, lastError }),
+    query(q, timeoutMs = 5000) {
+      const id = ++nextId;
+      return new Promise<Answer>((resolve) => {
+        const t = setTimeout(() => {
+          waiting.delete(id);
+          resolve({ ok: false, status: 503, message: "The audit ledger did not answer in time." });
+        }, timeoutMs);
+        waiting.set(id, (a) => {
+          clearTimeout(t);
+          resolve(a);
+        });
+        send({ type: "query", id, query: q });
+      });
+    },
     async ping(timeoutMs = 1000) {
       const id = ++nextId;
-      const pending = once(worker, (m) => m.type === "pong" && m.id === id, timeoutMs);
+      const pendingPong = once(worker, (m) => m.type === "pong" && m.id === id, timeoutMs);
       send({ type: "ping", id });
-      return (await pending) !== undefined;
+      return (await pendingPong) !== undefined;
     },
-    stop: () => worker.terminate(),
+    async stop(timeoutMs = 10_000) {
+      clearTimeout(timer);
+      flush();
+      const closed = once(worker, (m) => m.type === "closed" || m.type === "failed", timeoutMs);
+      send({ type: "close" });
+      await closed;
+      worker.terminate();
+    },
   };
 }

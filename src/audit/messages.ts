@@ -1,9 +1,39 @@
 /** Messages between the gateway and its audit worker (structured-clone friendly data only). */
+import type { HandOff } from "./record";
+
+export interface LedgerConfig {
+  dataDir: string;
+  origin: string;
+  signerKey?: string;
+  checkpointEveryRecords: number;
+  checkpointEveryMs: number;
+}
+
+export type Query =
+  | { kind: "checkpoint" }
+  | { kind: "record"; seq: number }
+  | { kind: "inclusion"; seq: number; size: number }
+  | { kind: "consistency"; from: number; to: number };
+
 export type ToWorker =
-  | { type: "init"; libraryPath: string; sha256: string }
-  | { type: "ping"; id: number };
+  | { type: "init"; libraryPath: string; sha256: string; ledger: LedgerConfig }
+  | { type: "ping"; id: number }
+  | { type: "records"; batch: HandOff[] }
+  | { type: "query"; id: number; query: Query }
+  | { type: "close" };
+
+export interface LedgerStatus {
+  size: number;
+  durable: number; // seq below which every record is on disk
+  checkpointSize: number;
+  appendErrors: number;
+}
 
 export type FromWorker =
-  | { type: "ready"; coreVersion: string }
+  | { type: "ready"; coreVersion: string; verifierKey: string; recovery: unknown; status: LedgerStatus }
   | { type: "pong"; id: number; coreVersion: string | null }
+  | { type: "status"; status: LedgerStatus; error?: string }
+  | { type: "answer"; id: number; ok: true; value: unknown }
+  | { type: "answer"; id: number; ok: false; status: number; message: string }
+  | { type: "closed" }
   | { type: "failed"; message: string };

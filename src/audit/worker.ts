@@ -1,26 +1,118 @@
 /**
- * The audit worker: a Bun Worker that owns the Rust core's ledger side, off the request path.
- * It opens the already-extracted, already-verified core library itself (a Worker has its own
- * dlopen handle) and answers the parent's health pings.
+ * The audit worker: a Bun Worker that owns the ledger (WAL + MMR through the Rust core), off the
+ * request path. Hand-offs arrive in batches; every batch that accumulated while the previous one
+ * was being fsync'd is appended together, so one fsync covers as many records as the disk's
+ * latency lets pile up (group commit without a fixed linger).
  */
 import { openCore, type NativeCore } from "../native";
-import type { ToWorker, FromWorker } from "./messages";
+import { openLedger, type Ledger } from "./ledger";
+import type { FromWorker, LedgerStatus, Query, ToWorker } from "./messages";
+import type { HandOff } from "./record";
 
 declare const self: Worker;
 let core: NativeCore | undefined;
+let ledger: Ledger | undefined;
+let queue: HandOff[] = [];
+let draining = false;
+let appendErrors = 0;
+let ticker: Timer | undefined;
 
 function reply(message: FromWorker): void {
   self.postMessage(message);
 }
 
-self.onmessage = (event: MessageEvent<ToWorker>) => {
+function status(): LedgerStatus {
+  const size = ledger?.size() ?? 0;
+  return { size, durable: size, checkpointSize: ledger?.latestCheckpoint()?.size ?? 0, appendErrors };
+}
+
+async function drain(): Promise<void> {
+  if (draining || ledger === undefined) return;
+  draining = true;
+  try {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      try {
+        ledger.append(batch);
+        reply({ type: "status", status: status() });
+      } catch (e) {
+        appendErrors += batch.length;
+        reply({ type: "status", status: status(), error: (e as Error).message });
+      }
+      await ledger.maybeCheckpoint(performance.now()).catch(() => undefined);
+      await Promise.resolve(); // let queued messages land before the next append
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    draining = false;
+  }
+}
+
+function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString("hex");
+}
+
+function answer(q: Query): unknown {
+  const l = ledger!;
+  const size = l.size();
+  const range = (ok: boolean, what: string) => {
+    if (!ok) throw Object.assign(new Error(what), { status: 404 });
+  };
+  switch (q.kind) {
+    case "checkpoint": {
+      const cp = l.latestCheckpoint();
+      range(cp !== undefined, "No checkpoint has been signed yet.");
+      return cp;
+    }
+    case "record":
+      range(Number.isSafeInteger(q.seq) && q.seq >= 0 && q.seq < size, `No record ${q.seq}: the ledger holds ${size} records.`);
+      return { seq: q.seq, leaf: new TextDecoder().decode(l.record(q.seq)) };
+    case "inclusion":
+      range(Number.isSafeInteger(q.size) && q.size > 0 && q.size <= size && Number.isSafeInteger(q.seq) && q.seq >= 0 && q.seq < q.size, `No inclusion proof for record ${q.seq} in a tree of size ${q.size} (the ledger holds ${size}).`);
+      return { seq: q.seq, size: q.size, leaf_hash: hex(new Bun.CryptoHasher("sha256").update(new Uint8Array([0])).update(l.record(q.seq)).digest() as Uint8Array), proof: l.inclusionProof(q.seq, q.size).map(hex) };
+    case "consistency":
+      range(Number.isSafeInteger(q.from) && Number.isSafeInteger(q.to) && q.from > 0 && q.from <= q.to && q.to <= size, `No consistency proof from ${q.from} to ${q.to} (the ledger holds ${size}).`);
+      return { from: q.from, to: q.to, proof: l.consistencyProof(q.from, q.to).map(hex) };
+  }
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   try {
-    if (msg.type === "init") {
-      core = openCore(msg.libraryPath, msg.sha256);
-      reply({ type: "ready", coreVersion: core.version });
-    } else if (msg.type === "ping") {
-      reply({ type: "pong", id: msg.id, coreVersion: core?.version ?? null });
+    switch (msg.type) {
+      case "init": {
+        core = openCore(msg.libraryPath, msg.sha256);
+        ledger = await openLedger(core, msg.ledger.dataDir, msg.ledger);
+        ticker = setInterval(() => {
+          if (!draining) void ledger?.maybeCheckpoint(performance.now()).then((cp) => cp && reply({ type: "status", status: status() }));
+        }, Math.min(1000, msg.ledger.checkpointEveryMs));
+        reply({ type: "ready", coreVersion: core.version, verifierKey: ledger.verifierKey, recovery: ledger.recovery, status: status() });
+        break;
+      }
+      case "ping":
+        reply({ type: "pong", id: msg.id, coreVersion: core?.version ?? null });
+        break;
+      case "records":
+        for (const h of msg.batch) queue.push(h);
+        void drain();
+        break;
+      case "query":
+        try {
+          reply({ type: "answer", id: msg.id, ok: true, value: answer(msg.query) });
+        } catch (e) {
+          reply({ type: "answer", id: msg.id, ok: false, status: (e as { status?: number }).status ?? 500, message: (e as Error).message });
+        }
+        break;
+      case "close":
+        clearInterval(ticker);
+        while (draining) await new Promise((r) => setTimeout(r, 5));
+        await drain();
+        if (ledger && ledger.size() > (ledger.latestCheckpoint()?.size ?? 0)) await ledger.checkpoint().catch(() => undefined);
+        ledger?.close();
+        ledger = undefined;
+        reply({ type: "closed" });
+        break;
     }
   } catch (e) {
     reply({ type: "failed", message: (e as Error).message });

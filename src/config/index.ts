@@ -41,6 +41,10 @@ export interface Config {
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
   keepAliveMs: number;
+  ledgerOrigin: string;
+  ledgerSigningKey: string | undefined;
+  checkpointEveryRecords: number;
+  checkpointEveryMs: number;
 }
 
 const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
@@ -60,6 +64,10 @@ const KNOWN = new Set([
   "WARDEN_STREAM_IDLE_TIMEOUT_MS",
   "WARDEN_SSE_KEEPALIVE_MS",
   "WARDEN_ENV_FILE",
+  "WARDEN_LEDGER_ORIGIN",
+  "WARDEN_LEDGER_SIGNING_KEY",
+  "WARDEN_CHECKPOINT_RECORDS",
+  "WARDEN_CHECKPOINT_INTERVAL_MS",
 ]);
 
 type Env = Record<string, string | undefined>;
@@ -104,6 +112,9 @@ export function loadConfig(env: Env): Config {
     requestTimeoutMs,
     streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),
     keepAliveMs: int(env, "WARDEN_SSE_KEEPALIVE_MS", 15_000, 100, 3_600_000),
+    ...ledger(env),
+    checkpointEveryRecords: int(env, "WARDEN_CHECKPOINT_RECORDS", 1000, 1, 10_000_000),
+    checkpointEveryMs: int(env, "WARDEN_CHECKPOINT_INTERVAL_MS", 5000, 100, 86_400_000),
   };
 }
 
@@ -172,6 +183,20 @@ function upstreams(env: Env): Upstream[] {
     list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, provider: provider as Provider });
   }
   return list;
+}
+
+/** C2SP origin lines are schema-less URLs; key names may not contain spaces or "+". */
+function ledger(env: Env): { ledgerOrigin: string; ledgerSigningKey: string | undefined } {
+  const origin = env.WARDEN_LEDGER_ORIGIN || "warden.local/ledger";
+  if (!/^[\x21-\x7e]+$/.test(origin) || origin.includes("+")) {
+    throw new ConfigError("WARDEN_LEDGER_ORIGIN", `must be printable ASCII without spaces or '+', e.g. ledger.example.com/warden, got ${JSON.stringify(origin)}`);
+  }
+  const key = env.WARDEN_LEDGER_SIGNING_KEY || undefined;
+  const prefix = `PRIVATE+KEY+${origin}+`;
+  if (key !== undefined && !(key.startsWith(prefix) && /^[0-9a-f]{8}\+[A-Za-z0-9+/]{44}$/.test(key.slice(prefix.length)))) {
+    throw new ConfigError("WARDEN_LEDGER_SIGNING_KEY", "must be a sumdb/note Ed25519 signer key named after WARDEN_LEDGER_ORIGIN (PRIVATE+KEY+<origin>+<hash>+<key>)");
+  }
+  return { ledgerOrigin: origin, ledgerSigningKey: key };
 }
 
 function host(env: Env): string {

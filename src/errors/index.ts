@@ -40,7 +40,13 @@ export function openAIError(
   });
 }
 
-/** A refusal raised deep in a stage; `app.ts` turns it into {@link openAIError}. */
+const encoder = new TextEncoder();
+
+/**
+ * A refusal or failure raised deep in a stage; `app.ts` turns it into the client's reply and the
+ * audit record. `stage` says who refused (guard, auth, adapter, forwarder, upstream); the
+ * request path fills it in when the thrower did not.
+ */
 export class GatewayError extends Error {
   constructor(
     readonly status: number,
@@ -49,11 +55,17 @@ export class GatewayError extends Error {
     readonly code: string | null = null,
     readonly param: string | null = null,
     readonly headers?: Record<string, string>,
+    public stage?: string,
   ) {
     super(message);
   }
 
-  toResponse(): Response {
-    return openAIError(this.status, this.message, this.type, this.code, this.param, this.headers);
+  /** The reply body, as the bytes the client receives (and the ledger hashes). */
+  body(): Uint8Array {
+    return encoder.encode(JSON.stringify(errorBody(this.message, this.type, this.code, this.param)));
+  }
+
+  toResponse(body: Uint8Array = this.body()): Response {
+    return new Response(body, { status: this.status, headers: { "content-type": "application/json", ...this.headers } });
   }
 }

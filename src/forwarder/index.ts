@@ -6,7 +6,7 @@
  * status (502/504), so a client can tell "the model said no" from "the gateway could not reach it".
  */
 import type { Config } from "../config";
-import { openAIError } from "../errors";
+import { GatewayError, type ErrorType } from "../errors";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
 import { pipeSse } from "./sse";
 import { unwatch, watch, type Watch } from "./watchdog";
@@ -45,7 +45,26 @@ function replyHeaders(from: Headers, requestId: string, stream: boolean): Header
  * @example
  * const reply = await forward({ target, endpoint: "chat/completions", body, stream: false, requestId, clientHeaders, clientSignal }, config);
  */
-export async function forward(input: ForwardInput, limits: Limits): Promise<Response> {
+/** How an exchange ended, for the audit record; reported once, when the client has it all. */
+export interface Outcome {
+  status: number;
+  upstreamFirstByteUs: number | null;
+  response: Uint8Array[];
+  streamed: boolean;
+}
+
+function fail(status: number, message: string, type: ErrorType, code: string, stage: "forwarder" | "upstream", headers?: Record<string, string>): never {
+  throw new GatewayError(status, message, type, code, null, headers, stage);
+}
+
+/**
+ * Sends the request upstream and returns the reply for the client. Gateway-side failures throw
+ * {@link GatewayError}; `onDone` receives the outcome of every exchange that got a reply.
+ *
+ * @example
+ * const reply = await forward({ target, endpoint: "chat/completions", body, stream: false, requestId, clientHeaders, clientSignal }, config, (o) => audit(o));
+ */
+export async function forward(input: ForwardInput, limits: Limits, onDone: (outcome: Outcome) => void): Promise<Response> {
   const { target, requestId } = input;
   const name = target.upstream.name;
   const start = performance.now();
@@ -64,39 +83,39 @@ export async function forward(input: ForwardInput, limits: Limits): Promise<Resp
     });
   } catch (e) {
     unwatch(w);
-    if (w.why === "deadline") {
-      return openAIError(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
-    }
-    if (w.why === "client") return new Response(null, { status: 499 }); // nobody is listening
+    if (w.why === "deadline") fail(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
+    if (w.why === "client") fail(499, "The client closed the request.", "invalid_request_error", "client_closed_request", "forwarder");
     const why = (e as { code?: string }).code ?? (e as Error).name;
-    return openAIError(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", null, { "x-request-id": requestId });
+    fail(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", "forwarder");
   }
+  const firstByteUs = (performance.now() - start) * 1000;
   w.deadline = deadline; // the first byte is in; from now on the whole request's limit applies
 
   if (res.status < 200 || res.status >= 300) {
     unwatch(w);
-    return upstreamFailure(res, name, requestId);
+    return upstreamFailure(res, name);
   }
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
-    return new Response(pipeSse(res.body, w, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name), {
-      status: res.status,
-      headers: replyHeaders(res.headers, requestId, true),
-    });
+    const chunks: Uint8Array[] = [];
+    const body = pipeSse(res.body, w, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name, chunks, () =>
+      onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true }),
+    );
+    return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true) });
   }
 
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
+  let bytes: Uint8Array;
   try {
-    const bytes = await res.arrayBuffer();
-    return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
+    bytes = new Uint8Array(await res.arrayBuffer());
   } catch {
-    if (w.why === "deadline") {
-      return openAIError(504, `Upstream '${name}' did not finish within ${limits.requestTimeoutMs} ms.`, "timeout_error", "upstream_timeout", null, { "x-request-id": requestId });
-    }
-    return openAIError(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", null, { "x-request-id": requestId });
+    if (w.why === "deadline") fail(504, `Upstream '${name}' did not finish within ${limits.requestTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
+    fail(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", "forwarder");
   } finally {
     unwatch(w);
   }
+  onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: [bytes], streamed: false });
+  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
 }
 
 /** The upstream's own message, if it sent an OpenAI-shaped error. */
@@ -113,23 +132,22 @@ async function upstreamMessage(res: Response): Promise<string | undefined> {
 }
 
 /**
- * Maps an upstream error status to ours:
+ * Maps an upstream error status to ours (thrown as GatewayError, stage "upstream"):
  * - 4xx caused by the request (400, 404, 413, 422, 429) pass through with their status, so the
  *   client can fix its request or back off (429 keeps Retry-After);
  * - 401/403 mean the gateway's upstream key is wrong: 502, not the client's fault;
  * - 504 stays 504, anything else (5xx, redirects) is 502.
  */
-async function upstreamFailure(res: Response, name: string, requestId: string): Promise<Response> {
+async function upstreamFailure(res: Response, name: string): Promise<never> {
   const status = res.status;
   const message = (await upstreamMessage(res)) ?? `HTTP ${status}`;
-  const headers: Record<string, string> = { "x-request-id": requestId };
   const retryAfter = res.headers.get("retry-after");
-  if (retryAfter !== null) headers["retry-after"] = retryAfter;
-  if (status === 429) return openAIError(429, message, "rate_limit_error", "rate_limit_exceeded", null, headers);
+  const headers = retryAfter !== null ? { "retry-after": retryAfter } : undefined;
+  if (status === 429) fail(429, message, "rate_limit_error", "rate_limit_exceeded", "upstream", headers);
   if (status === 401 || status === 403) {
-    return openAIError(502, `Upstream '${name}' refused the gateway's credentials (${status}): ${message}`, "upstream_error", "upstream_auth_failed", null, headers);
+    fail(502, `Upstream '${name}' refused the gateway's credentials (${status}): ${message}`, "upstream_error", "upstream_auth_failed", "upstream", headers);
   }
-  if (status >= 400 && status < 500) return openAIError(status, message, "invalid_request_error", "upstream_rejected", null, headers);
-  if (status === 504) return openAIError(504, `Upstream '${name}' timed out: ${message}`, "timeout_error", "upstream_timeout", null, headers);
-  return openAIError(502, `Upstream '${name}' failed (${status}): ${message}`, "upstream_error", "upstream_error", null, headers);
+  if (status >= 400 && status < 500) fail(status, message, "invalid_request_error", "upstream_rejected", "upstream", headers);
+  if (status === 504) fail(504, `Upstream '${name}' timed out: ${message}`, "timeout_error", "upstream_timeout", "upstream", headers);
+  fail(502, `Upstream '${name}' failed (${status}): ${message}`, "upstream_error", "upstream_error", "upstream", headers);
 }

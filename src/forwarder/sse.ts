@@ -31,9 +31,24 @@ function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Ar
 /**
  * @param body the upstream's (already decompressed) SSE body
  * @param w the watch of this upstream call; its deadline is the whole request's
+ * @param sent collects every chunk given to the client (references, not copies) for the audit record
+ * @param onEnd called once, when the stream ended, failed or the client left
  */
-export function pipeSse(body: ReadableStream<Uint8Array>, w: Watch, limits: StreamLimits, upstreamName: string): ReadableStream<Uint8Array> {
+export function pipeSse(
+  body: ReadableStream<Uint8Array>,
+  w: Watch,
+  limits: StreamLimits,
+  upstreamName: string,
+  sent: Uint8Array[],
+  onEnd: () => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
   let lastUpstream = performance.now();
   let lastWrite = lastUpstream;
   let atBoundary = true;
@@ -43,6 +58,7 @@ export function pipeSse(body: ReadableStream<Uint8Array>, w: Watch, limits: Stre
       w.tick = (now) => {
         if (now - lastUpstream >= limits.idleTimeoutMs) fire(w, "idle");
         else if (atBoundary && now - lastWrite >= limits.keepAliveMs) {
+          sent.push(KEEPALIVE);
           controller.enqueue(KEEPALIVE);
           lastWrite = now;
         }
@@ -60,23 +76,29 @@ export function pipeSse(body: ReadableStream<Uint8Array>, w: Watch, limits: Stre
             : w.why === "deadline"
               ? [`The request exceeded its time limit while streaming from upstream '${upstreamName}'.`, "upstream_timeout"]
               : [`The connection to upstream '${upstreamName}' failed mid-stream.`, "upstream_stream_interrupted"];
-        controller.enqueue(errorEvent(message, code, atBoundary));
+        const event = errorEvent(message, code, atBoundary);
+        sent.push(event);
+        controller.enqueue(event);
         controller.close();
+        end();
         return;
       }
       if (chunk.done) {
         unwatch(w);
         controller.close();
+        end();
         return;
       }
       lastUpstream = lastWrite = performance.now();
       atBoundary = endsEvent(chunk.value);
+      sent.push(chunk.value);
       controller.enqueue(chunk.value);
     },
     cancel() {
       // The client went away: stop paying the upstream for tokens nobody will read.
       unwatch(w);
       fire(w, "client");
+      end();
     },
   });
 }

@@ -1,0 +1,219 @@
+/**
+ * The ledger: audit records appended to the WAL (durability) and the MMR (proofs), with signed
+ * checkpoints. Runs inside the audit worker; nothing here is on the request path.
+ *
+ * Files under `<dataDir>/ledger/`:
+ *   wal/               WAL segments: record i of the WAL is leaf i of the tree
+ *   nodes.mmr          MMR nodes; derived data, rebuilt from the WAL when missing or behind
+ *   checkpoints.jsonl  one {"size","note"} line per signed checkpoint, fsync'd; the last one's size
+ *                      is the durability watermark the WAL is opened with
+ *   signing.key        the Ed25519 signer key (sumdb/note format, mode 0600), unless configured
+ *
+ * Recovery needs no manual step: a torn WAL tail above the watermark is cut by the WAL itself,
+ * the MMR is truncated or replayed to match the WAL, and the tree must reproduce the last signed
+ * root — if it does not, the ledger refuses to open rather than sign a different history.
+ */
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { Mmr, NativeCore, Wal } from "../native";
+import { checkpointBody, generateKey, openNote, parseCheckpoint, parseSignerKey, parseVerifierKey, signNote, verifierKeyOf, type Signer } from "./note";
+import { encode, toRecord, type HandOff } from "./record";
+
+export const RECORD_TYPE = 1;
+const REPLAY_BATCH = 4096;
+
+export interface LedgerOptions {
+  origin: string;
+  /** A sumdb/note signer key; when absent, one is created in signing.key on first start. */
+  signerKey?: string;
+  checkpointEveryRecords: number;
+  checkpointEveryMs: number;
+}
+
+export interface Checkpoint {
+  size: number;
+  note: string;
+}
+
+export interface RecoveryReport {
+  records: number;
+  watermark: number;
+  walTruncatedRecords: number;
+  mmrReplayed: number;
+  mmrTruncated: number;
+  mmrRebuilt: boolean;
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function loadSigner(dir: string, opts: LedgerOptions): Promise<Signer> {
+  if (opts.signerKey) return parseSignerKey(opts.signerKey);
+  const file = join(dir, "signing.key");
+  if (!existsSync(file)) {
+    const { signerKey } = await generateKey(opts.origin);
+    writeFileSync(file, `${signerKey}\n`, { mode: 0o600, flag: "wx" });
+    fsyncDir(dir);
+  }
+  return parseSignerKey(readFileSync(file, "utf8").trim());
+}
+
+/** Signed checkpoints from the log; a torn last line (a crash mid-append) was never acknowledged. */
+function readCheckpoints(file: string): Checkpoint[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, "utf8").split("\n");
+  const out: Checkpoint[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] === "") continue;
+    try {
+      out.push(JSON.parse(lines[i]) as Checkpoint);
+    } catch (e) {
+      if (i >= lines.length - 2) break; // torn tail
+      throw new Error(`${file}: line ${i + 1} is not a checkpoint: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+export interface Ledger {
+  readonly verifierKey: string;
+  readonly recovery: RecoveryReport;
+  size(): number;
+  /** Appends and makes durable (one fsync for the whole batch); returns the first seq. */
+  append(batch: HandOff[]): number;
+  /** Signs a checkpoint if enough records or time have passed since the last one. */
+  maybeCheckpoint(now: number): Promise<Checkpoint | undefined>;
+  checkpoint(): Promise<Checkpoint>;
+  latestCheckpoint(): Checkpoint | undefined;
+  checkpoints(): Checkpoint[];
+  record(seq: number): Uint8Array;
+  inclusionProof(seq: number, size: number): Uint8Array[];
+  consistencyProof(size1: number, size2: number): Uint8Array[];
+  close(): void;
+}
+
+export async function openLedger(core: NativeCore, dataDir: string, opts: LedgerOptions): Promise<Ledger> {
+  const dir = join(dataDir, "ledger");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const signer = await loadSigner(dir, opts);
+  const verifier = await parseVerifierKey(verifierKeyOf(signer));
+  const checkpointFile = join(dir, "checkpoints.jsonl");
+  const history = readCheckpoints(checkpointFile);
+  let latest = history.at(-1);
+  let latestRoot: Uint8Array | undefined;
+  if (latest) {
+    const body = await openNote(latest.note, verifier).catch((e: Error) => {
+      throw new Error(`${checkpointFile}: the last checkpoint does not verify with this ledger's key: ${e.message}`);
+    });
+    const cp = parseCheckpoint(body);
+    if (cp.origin !== opts.origin) throw new Error(`${checkpointFile}: checkpoint origin ${cp.origin} differs from the configured ${opts.origin}`);
+    latestRoot = cp.root;
+  }
+  const watermark = latest?.size ?? 0;
+
+  const wal: Wal = core.openWal(join(dir, "wal"), { watermark });
+  const records = wal.length();
+  const mmrPath = join(dir, "nodes.mmr");
+  let mmr: Mmr = core.openMmr(mmrPath);
+  const report: RecoveryReport = { records, watermark, walTruncatedRecords: wal.report.truncated_records, mmrReplayed: 0, mmrTruncated: 0, mmrRebuilt: false };
+
+  const catchUp = () => {
+    if (mmr.size() > records) {
+      report.mmrTruncated = mmr.size() - records;
+      mmr.truncate(records);
+    }
+    for (let from = mmr.size(); from < records; from += REPLAY_BATCH) {
+      const batch = wal.readBatch(from, Math.min(REPLAY_BATCH, records - from));
+      mmr.appendLeaves(batch.map((r) => r.payload));
+      report.mmrReplayed += batch.length;
+    }
+    mmr.sync();
+  };
+  catchUp();
+  // A damaged stored node would serve proofs that fail; check() recomputes every parent.
+  if (mmr.check(0) < mmr.size() || (latestRoot && !equal(mmr.root(watermark), latestRoot))) {
+    // The node file is inconsistent or disagrees with what we signed: rebuild it from the WAL.
+    mmr.close();
+    rmSync(mmrPath, { force: true });
+    mmr = core.openMmr(mmrPath);
+    report.mmrRebuilt = true;
+    report.mmrReplayed = 0;
+    catchUp();
+    if (!equal(mmr.root(watermark), latestRoot)) {
+      mmr.close();
+      wal.close();
+      throw new Error(`the ledger's records no longer reproduce the root signed at size ${watermark}: refusing to serve`);
+    }
+  }
+
+  let lastCheckpointAt = performance.now();
+  /** Set when an fsync failed: what the kernel dropped cannot be known, so we stop appending. */
+  let failure: Error | undefined;
+
+  async function checkpoint(): Promise<Checkpoint> {
+    if (failure) throw failure;
+    const size = wal.durableLength(); // never sign a record that is not on disk
+    const note = await signNote(checkpointBody(opts.origin, size, mmr.root(size)), signer);
+    const cp = { size, note };
+    appendFileSync(checkpointFile, `${JSON.stringify(cp)}\n`);
+    const fd = openSync(checkpointFile, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    history.push(cp);
+    latest = cp;
+    lastCheckpointAt = performance.now();
+    mmr.sync(); // not needed for safety (nodes are rebuilt from the WAL), but keeps restarts fast
+    return cp;
+  }
+
+  return {
+    verifierKey: verifierKeyOf(signer),
+    recovery: report,
+    size: () => mmr.size(),
+    append(batch) {
+      if (failure) throw failure;
+      const seq = wal.length();
+      const leaves = batch.map((h, i) => encode(toRecord(h, seq + i, core.byteEntropy)));
+      wal.append(RECORD_TYPE, leaves); // a failed append is rolled back by the WAL: nothing to undo
+      mmr.appendLeaves(leaves);
+      try {
+        wal.sync();
+      } catch (e) {
+        failure = new Error(`the ledger stopped after an fsync failure: ${(e as Error).message}`);
+        throw failure;
+      }
+      return seq;
+    },
+    async maybeCheckpoint(now) {
+      if (failure) return undefined;
+      const size = wal.durableLength();
+      const since = size - (latest?.size ?? 0);
+      if (since === 0) return undefined;
+      if (since >= opts.checkpointEveryRecords || now - lastCheckpointAt >= opts.checkpointEveryMs) return checkpoint();
+      return undefined;
+    },
+    checkpoint,
+    latestCheckpoint: () => latest,
+    checkpoints: () => history,
+    record: (seq) => wal.read(seq).payload,
+    inclusionProof: (seq, size) => mmr.inclusionProof(seq, size),
+    consistencyProof: (a, b) => mmr.consistencyProof(a, b),
+    close() {
+      mmr.close();
+      wal.close();
+    },
+  };
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
