@@ -31,7 +31,7 @@ import { log } from "./log";
 
 /** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
 export interface AuditPort {
-  handOff(record: HandOff): void;
+  handOff(record: HandOff, durable?: boolean): Promise<boolean> | undefined;
   query(q: Query): Promise<Answer>;
 }
 
@@ -54,6 +54,8 @@ function pathOf(url: string): string {
 }
 
 const EMPTY: Uint8Array[] = [];
+/** Strict mode gives up on a record that is not durable after this long and answers 503. */
+const STRICT_WAIT_MS = 5000;
 
 /** A query parameter that must be a whole number, or a 400 naming it. */
 function wholeNumber(query: Record<string, string | undefined>, name: string): number {
@@ -91,6 +93,14 @@ export function createGateway(config: Config, deps: AppDeps) {
   };
 
   const audit = deps.audit;
+  const strict = config.auditMode === "strict";
+
+  /** Strict mode: true once the record is durable; false if it cannot be (or the worker is stuck). */
+  function durable(pending: Promise<boolean> | undefined): Promise<boolean> | undefined {
+    if (!strict) return undefined;
+    if (pending === undefined) return Promise.resolve(false); // no ledger, nothing can be durable
+    return Promise.race([pending, Bun.sleep(STRICT_WAIT_MS).then(() => false)]);
+  }
 
   /**
    * Runs one forwarded request through the stages, and hands its record to the audit worker
@@ -105,7 +115,7 @@ export function createGateway(config: Config, deps: AppDeps) {
     let model: string | null = null;
     let upstream: string | null = null;
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
-      audit?.handOff({
+      durable(audit?.handOff({
         time,
         requestId,
         keyId: null,
@@ -120,7 +130,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         request: body === undefined ? EMPTY : [body],
         response,
         streamed,
-      });
+      }, strict));
     try {
       authenticate(request.headers);
       stage = "guard";
@@ -136,13 +146,19 @@ export function createGateway(config: Config, deps: AppDeps) {
         { target: parsed.target, endpoint, body, stream: parsed.stream, requestId, clientHeaders: request.headers, clientSignal: request.signal },
         config,
         (o) => record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed),
+        strict,
       );
       return reply;
     } catch (e) {
       if (!(e instanceof GatewayError)) throw e;
       const bytes = e.body();
       e.stage ??= stage;
-      record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false);
+      // A refusal is recorded too; in strict mode it is not sent before its record is durable.
+      // (An "audit" failure was already recorded, and failed to become durable.)
+      if (e.stage !== "audit" && (await record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false) {
+        const unavailable = new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable");
+        return unavailable.toResponse();
+      }
       const res = e.toResponse(bytes);
       res.headers.set("x-request-id", requestId);
       return res;

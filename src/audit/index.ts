@@ -27,8 +27,12 @@ export interface AuditWorker {
   coreVersion: string;
   verifierKey: string;
   recovery: unknown;
-  /** Queues a record for the ledger; never waits. */
-  handOff(record: HandOff): void;
+  /**
+   * Queues a record for the ledger and returns at once. With `durable`, the record is posted
+   * on the next turn of the event loop rather than after the batching delay, and the promise
+   * resolves true once it is on disk (false if it could not be made durable).
+   */
+  handOff(record: HandOff, durable?: boolean): Promise<boolean> | undefined;
   status(): LedgerStatus & { queued: number; lastError: string | undefined };
   query(q: Query, timeoutMs?: number): Promise<Answer>;
   /** Resolves true when the worker answers within `timeoutMs`. */
@@ -71,16 +75,18 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
   let lastError: string | undefined;
   let pending: HandOff[] = [];
   let timer: Timer | undefined;
-  let inFlight = 0; // records posted but not yet reported appended
+  let handed = 0; // hand-offs so far; the worker counts the same sequence as `processed`
+  const durableWaiters: { index: number; resolve: (ok: boolean) => void }[] = [];
   let nextId = 0;
   const waiting = new Map<number, (a: Answer) => void>();
 
   worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
     const m = event.data;
     if (m.type === "status") {
-      inFlight -= m.status.size - status.size + (m.status.appendErrors - status.appendErrors);
       status = m.status;
       if (m.error) lastError = m.error;
+      // The worker answers in arrival order, so every waiter below `processed` is settled by this batch.
+      while (durableWaiters.length > 0 && durableWaiters[0].index < m.status.processed) durableWaiters.shift()!.resolve(m.ok);
     } else if (m.type === "answer") {
       waiting.get(m.id)?.(m.ok ? { ok: true, value: m.value } : { ok: false, status: m.status, message: m.message });
       waiting.delete(m.id);
@@ -88,10 +94,12 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
   });
   worker.unref();
 
+  let immediate = false;
   const flush = () => {
+    clearTimeout(timer);
     timer = undefined;
+    immediate = false;
     if (pending.length === 0) return;
-    inFlight += pending.length;
     send({ type: "records", batch: pending });
     pending = [];
   };
@@ -100,14 +108,20 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
     coreVersion: answer.coreVersion,
     verifierKey: answer.verifierKey,
     recovery: answer.recovery,
-    handOff(record) {
+    handOff(record, durable = false) {
+      const index = handed++;
       pending.push(record);
-      if (pending.length >= FLUSH_RECORDS) {
-        clearTimeout(timer);
-        flush();
+      if (pending.length >= FLUSH_RECORDS) flush();
+      else if (durable) {
+        if (!immediate) {
+          immediate = true;
+          setImmediate(flush);
+        }
       } else timer ??= setTimeout(flush, FLUSH_MS);
+      if (!durable) return undefined;
+      return new Promise<boolean>((resolve) => durableWaiters.push({ index, resolve }));
     },
-    status: () => ({ ...status, queued: pending.length + inFlight, lastError }),
+    status: () => ({ ...status, queued: handed - status.processed, lastError }),
     query(q, timeoutMs = 5000) {
       const id = ++nextId;
       return new Promise<Answer>((resolve) => {
@@ -129,7 +143,6 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
       return (await pendingPong) !== undefined;
     },
     async stop(timeoutMs = 10_000) {
-      clearTimeout(timer);
       flush();
       const closed = once(worker, (m) => m.type === "closed" || m.type === "failed", timeoutMs);
       send({ type: "close" });

@@ -23,16 +23,18 @@ export type ToWorker =
   | { type: "close" };
 
 export interface LedgerStatus {
-  size: number;
-  durable: number; // seq below which every record is on disk
+  size: number; // records in the ledger, all durable
   checkpointSize: number;
-  appendErrors: number;
+  appendErrors: number; // hand-offs that could not be made durable
+  /** Hand-offs this worker has dealt with since it started, in arrival order. */
+  processed: number;
 }
 
 export type FromWorker =
   | { type: "ready"; coreVersion: string; verifierKey: string; recovery: unknown; status: LedgerStatus }
   | { type: "pong"; id: number; coreVersion: string | null }
-  | { type: "status"; status: LedgerStatus; error?: string }
+  /** After each append: `ok` tells whether the hand-offs just processed are durable. */
+  | { type: "status"; status: LedgerStatus; ok: boolean; error?: string }
   | { type: "answer"; id: number; ok: true; value: unknown }
   | { type: "answer"; id: number; ok: false; status: number; message: string }
   | { type: "closed" }

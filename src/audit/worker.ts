@@ -15,6 +15,7 @@ let ledger: Ledger | undefined;
 let queue: HandOff[] = [];
 let draining = false;
 let appendErrors = 0;
+let processed = 0;
 let ticker: Timer | undefined;
 
 function reply(message: FromWorker): void {
@@ -23,7 +24,7 @@ function reply(message: FromWorker): void {
 
 function status(): LedgerStatus {
   const size = ledger?.size() ?? 0;
-  return { size, durable: size, checkpointSize: ledger?.latestCheckpoint()?.size ?? 0, appendErrors };
+  return { size, checkpointSize: ledger?.latestCheckpoint()?.size ?? 0, appendErrors, processed };
 }
 
 async function drain(): Promise<void> {
@@ -35,10 +36,12 @@ async function drain(): Promise<void> {
       queue = [];
       try {
         ledger.append(batch);
-        reply({ type: "status", status: status() });
+        processed += batch.length;
+        reply({ type: "status", status: status(), ok: true });
       } catch (e) {
         appendErrors += batch.length;
-        reply({ type: "status", status: status(), error: (e as Error).message });
+        processed += batch.length;
+        reply({ type: "status", status: status(), ok: false, error: (e as Error).message });
       }
       await ledger.maybeCheckpoint(performance.now()).catch(() => undefined);
       await Promise.resolve(); // let queued messages land before the next append
@@ -85,7 +88,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         core = openCore(msg.libraryPath, msg.sha256);
         ledger = await openLedger(core, msg.ledger.dataDir, msg.ledger);
         ticker = setInterval(() => {
-          if (!draining) void ledger?.maybeCheckpoint(performance.now()).then((cp) => cp && reply({ type: "status", status: status() }));
+          if (!draining) void ledger?.maybeCheckpoint(performance.now()).then((cp) => cp && reply({ type: "status", status: status(), ok: true }));
         }, Math.min(1000, msg.ledger.checkpointEveryMs));
         reply({ type: "ready", coreVersion: core.version, verifierKey: ledger.verifierKey, recovery: ledger.recovery, status: status() });
         break;

@@ -86,9 +86,6 @@ export function loadConfig(env: Env): Config {
   }
   const logLevel = oneOf(env, "WARDEN_LOG_LEVEL", ["info", "debug", "warn", "error"] as const);
   const auditMode = oneOf(env, "WARDEN_AUDIT_MODE", ["async", "strict"] as const);
-  if (auditMode === "strict") {
-    throw new ConfigError("WARDEN_AUDIT_MODE", "strict mode needs the audit ledger, which this build does not include yet; use async");
-  }
   const masterKey = env.WARDEN_MASTER_KEY || undefined;
   if (masterKey !== undefined && (masterKey.length < 16 || /\s/.test(masterKey))) {
     throw new ConfigError("WARDEN_MASTER_KEY", "must be at least 16 characters without spaces");

@@ -64,7 +64,12 @@ function fail(status: number, message: string, type: ErrorType, code: string, st
  * @example
  * const reply = await forward({ target, endpoint: "chat/completions", body, stream: false, requestId, clientHeaders, clientSignal }, config, (o) => audit(o));
  */
-export async function forward(input: ForwardInput, limits: Limits, onDone: (outcome: Outcome) => void): Promise<Response> {
+export async function forward(
+  input: ForwardInput,
+  limits: Limits,
+  onDone: (outcome: Outcome) => Promise<boolean> | void,
+  strictAudit = false,
+): Promise<Response> {
   const { target, requestId } = input;
   const name = target.upstream.name;
   const start = performance.now();
@@ -98,8 +103,14 @@ export async function forward(input: ForwardInput, limits: Limits, onDone: (outc
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     const chunks: Uint8Array[] = [];
-    const body = pipeSse(res.body, w, { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs }, name, chunks, () =>
-      onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true }),
+    const body = pipeSse(
+      res.body,
+      w,
+      { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs },
+      name,
+      chunks,
+      () => onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true }),
+      strictAudit,
     );
     return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true) });
   }
@@ -114,7 +125,10 @@ export async function forward(input: ForwardInput, limits: Limits, onDone: (outc
   } finally {
     unwatch(w);
   }
-  onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: [bytes], streamed: false });
+  // In strict audit mode the reply waits until its record is on disk.
+  if ((await onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: [bytes], streamed: false })) === false) {
+    throw new GatewayError(503, "The gateway could not make the audit record of this reply durable; it was not delivered.", "server_error", "audit_unavailable", null, undefined, "audit");
+  }
   return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
 }
 

@@ -22,6 +22,13 @@ function endsEvent(c: Uint8Array): boolean {
   return n >= 2 && c[n - 1] === 10 && (c[n - 2] === 10 || (n >= 4 && c[n - 2] === 13 && c[n - 3] === 10));
 }
 
+const tailDecoder = new TextDecoder();
+
+/** True for the chunk carrying the OpenAI stream's last event, `data: [DONE]`. */
+function endsWithDone(c: Uint8Array): boolean {
+  return tailDecoder.decode(c.subarray(Math.max(0, c.length - 16))).trimEnd().endsWith("data: [DONE]");
+}
+
 /** The final event of a stream that failed: the OpenAI SDKs throw an APIError on `data: {"error":...}`. */
 function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Array {
   const event = `data: ${JSON.stringify(errorBody(message, "upstream_error", code))}\n\n`;
@@ -32,7 +39,9 @@ function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Ar
  * @param body the upstream's (already decompressed) SSE body
  * @param w the watch of this upstream call; its deadline is the whole request's
  * @param sent collects every chunk given to the client (references, not copies) for the audit record
- * @param onEnd called once, when the stream ended, failed or the client left
+ * @param onEnd called once, when the stream ended, failed or the client left; in strict audit
+ *   mode it returns whether the exchange's record is durable, and the stream's final `[DONE]`
+ *   event is held back until it is (an error event replaces it if it cannot be made durable)
  */
 export function pipeSse(
   body: ReadableStream<Uint8Array>,
@@ -40,14 +49,16 @@ export function pipeSse(
   limits: StreamLimits,
   upstreamName: string,
   sent: Uint8Array[],
-  onEnd: () => void,
+  onEnd: () => Promise<boolean> | void,
+  holdFinal = false,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let ended = false;
+  let held: Uint8Array | undefined;
   const end = () => {
-    if (ended) return;
+    if (ended) return undefined;
     ended = true;
-    onEnd();
+    return onEnd();
   };
   let lastUpstream = performance.now();
   let lastWrite = lastUpstream;
@@ -85,14 +96,22 @@ export function pipeSse(
       }
       if (chunk.done) {
         unwatch(w);
+        const durable = await end();
+        if (held !== undefined) {
+          controller.enqueue(
+            durable === false
+              ? errorEvent("The gateway could not make the audit record of this reply durable.", "audit_unavailable", true)
+              : held,
+          );
+        }
         controller.close();
-        end();
         return;
       }
       lastUpstream = lastWrite = performance.now();
       atBoundary = endsEvent(chunk.value);
       sent.push(chunk.value);
-      controller.enqueue(chunk.value);
+      if (holdFinal && endsWithDone(chunk.value)) held = chunk.value;
+      else controller.enqueue(chunk.value);
     },
     cancel() {
       // The client went away: stop paying the upstream for tokens nobody will read.

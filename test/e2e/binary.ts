@@ -18,12 +18,14 @@ export function ensureBinary(): string {
   return built;
 }
 
-/** A fresh empty directory holding only a copy of the binary. */
-export function installInTempDir(): { dir: string; bin: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "warden-e2e-"));
+/** A fresh empty directory holding only a copy of the binary (or `reuse`, already set up). */
+export function installInTempDir(reuse?: string): { dir: string; bin: string; cleanup: () => void } {
+  const dir = reuse ?? mkdtempSync(join(tmpdir(), "warden-e2e-"));
   const bin = join(dir, "warden");
-  copyFileSync(ensureBinary(), bin);
-  Bun.spawnSync(["chmod", "755", bin]);
+  if (!existsSync(bin)) {
+    copyFileSync(ensureBinary(), bin);
+    Bun.spawnSync(["chmod", "755", bin]);
+  }
   return { dir, bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -38,24 +40,27 @@ export interface Running {
   proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   /** Everything written to stderr so far. */
   log(): string;
-  stop(): Promise<number>;
+  /** SIGTERM, wait, and remove the directory (unless `keep`). */
+  stop(keep?: boolean): Promise<number>;
+  /** SIGKILL: no chance to flush or checkpoint. The directory stays. */
+  kill9(): Promise<void>;
 }
 
-/** Runs a one-shot command of the binary (version, help, bad config...). */
-export async function runOnce(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000) {
-  const { dir, bin, cleanup } = installInTempDir();
+/** Runs a one-shot command of the binary (version, help, bad config...), in `dir` if given. */
+export async function runOnce(args: string[], env: Record<string, string> = {}, timeoutMs = 15_000, reuse?: string) {
+  const { dir, bin, cleanup } = installInTempDir(reuse);
   try {
     const proc = Bun.spawn([bin, ...args], { cwd: dir, env: cleanEnv(env), stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
     const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     return { stdout, stderr, code, dir };
   } finally {
-    cleanup();
+    if (reuse === undefined) cleanup();
   }
 }
 
 /** Starts `warden serve` on a free port and waits for its "listening" log line. */
-export async function startWarden(env: Record<string, string>, args: string[] = []): Promise<Running> {
-  const { dir, bin, cleanup } = installInTempDir();
+export async function startWarden(env: Record<string, string>, args: string[] = [], reuse?: string): Promise<Running> {
+  const { dir, bin, cleanup } = installInTempDir(reuse);
   const proc = Bun.spawn([bin, "serve", ...args], {
     cwd: dir,
     env: cleanEnv({ WARDEN_PORT: "0", ...env }),
@@ -85,11 +90,15 @@ export async function startWarden(env: Record<string, string>, args: string[] = 
     dir,
     proc,
     log: () => stderr,
-    async stop() {
+    async stop(keep = false) {
       proc.kill("SIGTERM");
       const code = await proc.exited;
-      cleanup();
+      if (!keep) cleanup();
       return code;
+    },
+    async kill9() {
+      proc.kill("SIGKILL");
+      await proc.exited;
     },
   };
 }
