@@ -94,3 +94,21 @@ describe("auth with a master key", () => {
     expect((await locked.handle(new Request("http://localhost/health"))).status).toBe(200);
   });
 });
+
+describe("strict audit mode", () => {
+  // The ledger's own failure modes (ENOSPC, EIO, read-only) are produced and classified in the
+  // Rust tests; here the port reports "not durable" and we check what the client gets.
+  const notDurable = { handOff: () => Promise.resolve(false), query: async () => ({ ok: false as const, status: 503, message: "down" }) };
+
+  test("a refusal whose record cannot be made durable is answered 503 audit_unavailable", async () => {
+    const strict = createGateway(loadConfig({ ...env, WARDEN_AUDIT_MODE: "strict" }), { coreVersion: "0.1.0", auditAlive: async () => true, audit: notDurable }).app;
+    const res = await strict.handle(post("/v1/chat/completions", "{bad"));
+    expect(res.status).toBe(503);
+    expect((await error(res)).code).toBe("audit_unavailable");
+  });
+
+  test("in async mode the same failure does not touch the reply", async () => {
+    const relaxed = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, audit: { ...notDurable, handOff: () => undefined } }).app;
+    expect((await relaxed.handle(post("/v1/chat/completions", "{bad"))).status).toBe(400);
+  });
+});

@@ -54,6 +54,16 @@ function pathOf(url: string): string {
 }
 
 const EMPTY: Uint8Array[] = [];
+/**
+ * Request ids like OpenAI's (`req_` + 32 hex digits): 64 random bits fixed per process, then a
+ * 64-bit counter. Unique within and across restarts, and far cheaper than a UUID per request.
+ */
+const ID_PREFIX = `req_${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex")}`;
+let idCounter = 0;
+function nextRequestId(): string {
+  return ID_PREFIX + (idCounter++).toString(16).padStart(16, "0");
+}
+
 /** Strict mode gives up on a record that is not durable after this long and answers 503. */
 const STRICT_WAIT_MS = 5000;
 
@@ -107,7 +117,7 @@ export function createGateway(config: Config, deps: AppDeps) {
    * whatever the outcome: served, refused by a stage, or failed upstream.
    */
   async function proxy(endpoint: Endpoint, request: Request, server: Server): Promise<Response> {
-    const requestId = `req_${Bun.randomUUIDv7().replaceAll("-", "")}`;
+    const requestId = nextRequestId();
     const time = Date.now();
     const start = performance.now();
     let stage = "auth";

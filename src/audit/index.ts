@@ -2,9 +2,10 @@
  * The gateway's side of the audit path: starts the audit worker, hands it records without
  * waiting, and asks it ledger questions for the /v1/audit endpoints.
  *
- * Hand-off is a push onto an array (no hashing, no encoding, no message per request); the array
- * is posted as one message every {@link FLUSH_MS} ms or {@link FLUSH_RECORDS} records, since a
- * worker message costs ~46 µs round trip and would dominate the request path.
+ * Hand-off packs the record into a batch buffer (no hashing, no JSON, no message per request);
+ * the buffer is transferred to the worker in one message every {@link FLUSH_MS} ms or
+ * {@link FLUSH_RECORDS} records, since a worker message costs ~46 µs round trip and would
+ * dominate the request path.
  *
  * The worker is a separate entry point of the compiled binary (see build.ts). Inside the binary
  * `import.meta.url` names the output bundle, not this source file, so `new URL("./worker.ts",
@@ -13,12 +14,14 @@
  */
 import type { FromWorker, LedgerConfig, LedgerStatus, Query, ToWorker } from "./messages";
 import type { HandOff } from "./record";
+import { HandOffWriter } from "./handoff";
+import { log } from "../log";
 
 declare const WARDEN_AUDIT_WORKER: string | undefined;
 
 const workerSpecifier = typeof WARDEN_AUDIT_WORKER === "string" ? WARDEN_AUDIT_WORKER : new URL("./worker.ts", import.meta.url).href;
 
-export const FLUSH_MS = 2;
+export const FLUSH_MS = 10;
 export const FLUSH_RECORDS = 256;
 
 export type Answer = { ok: true; value: unknown } | { ok: false; status: number; message: string };
@@ -73,7 +76,17 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
 
   let status: LedgerStatus = answer.status;
   let lastError: string | undefined;
-  let pending: HandOff[] = [];
+  let lastLogged = -Infinity;
+  // In async mode a failing ledger must not stop the gateway, nor flood its log: say it at
+  // once, then at most every 10 s with the running count.
+  const reportAppendError = (error: string, failed: number) => {
+    lastError = error;
+    const now = performance.now();
+    if (now - lastLogged < 10_000) return;
+    lastLogged = now;
+    log("error", "audit records could not be written", { error, records_lost: failed });
+  };
+  const pending = new HandOffWriter();
   let timer: Timer | undefined;
   let handed = 0; // hand-offs so far; the worker counts the same sequence as `processed`
   const durableWaiters: { index: number; resolve: (ok: boolean) => void }[] = [];
@@ -83,8 +96,8 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
   worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
     const m = event.data;
     if (m.type === "status") {
+      if (m.error) reportAppendError(m.error, m.status.appendErrors);
       status = m.status;
-      if (m.error) lastError = m.error;
       // The worker answers in arrival order, so every waiter below `processed` is settled by this batch.
       while (durableWaiters.length > 0 && durableWaiters[0].index < m.status.processed) durableWaiters.shift()!.resolve(m.ok);
     } else if (m.type === "answer") {
@@ -99,9 +112,9 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
     clearTimeout(timer);
     timer = undefined;
     immediate = false;
-    if (pending.length === 0) return;
-    send({ type: "records", batch: pending });
-    pending = [];
+    if (pending.count === 0) return;
+    const { buffer, length } = pending.take();
+    worker.postMessage({ type: "records", buffer, length } satisfies ToWorker, [buffer]);
   };
 
   return {
@@ -110,8 +123,8 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
     recovery: answer.recovery,
     handOff(record, durable = false) {
       const index = handed++;
-      pending.push(record);
-      if (pending.length >= FLUSH_RECORDS) flush();
+      pending.write(record);
+      if (pending.count >= FLUSH_RECORDS) flush();
       else if (durable) {
         if (!immediate) {
           immediate = true;

@@ -1,6 +1,4 @@
 /** Messages between the gateway and its audit worker (structured-clone friendly data only). */
-import type { HandOff } from "./record";
-
 export interface LedgerConfig {
   dataDir: string;
   origin: string;
@@ -18,7 +16,8 @@ export type Query =
 export type ToWorker =
   | { type: "init"; libraryPath: string; sha256: string; ledger: LedgerConfig }
   | { type: "ping"; id: number }
-  | { type: "records"; batch: HandOff[] }
+  /** Packed hand-offs (see handoff.ts); `buffer` is transferred. */
+  | { type: "records"; buffer: ArrayBuffer; length: number }
   | { type: "query"; id: number; query: Query }
   | { type: "close" };
 

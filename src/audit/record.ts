@@ -184,9 +184,13 @@ export function canonicalJson(value: unknown): string {
   throw new Error(`cannot encode ${typeof value} in a record`);
 }
 
-/** Canonical bytes of a record: the ledger leaf. */
+/**
+ * Canonical bytes of a record built by {@link toRecord}: the ledger leaf. toRecord builds keys
+ * in sorted order, so JSON.stringify already is canonical and several times faster than
+ * {@link canonicalJson}; the tests and `warden verify` hold the two equal.
+ */
 export function encode(record: AuditRecord): Uint8Array {
-  return encoder.encode(canonicalJson(record));
+  return encoder.encode(JSON.stringify(record));
 }
 
 export function decode(bytes: Uint8Array): AuditRecord {

@@ -8,6 +8,7 @@ import { openCore, type NativeCore } from "../native";
 import { openLedger, type Ledger } from "./ledger";
 import type { FromWorker, LedgerStatus, Query, ToWorker } from "./messages";
 import type { HandOff } from "./record";
+import { readHandOffs } from "./handoff";
 
 declare const self: Worker;
 let core: NativeCore | undefined;
@@ -97,7 +98,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         reply({ type: "pong", id: msg.id, coreVersion: core?.version ?? null });
         break;
       case "records":
-        for (const h of msg.batch) queue.push(h);
+        for (const h of readHandOffs(msg.buffer, msg.length)) queue.push(h);
         void drain();
         break;
       case "query":
