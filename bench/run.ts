@@ -7,7 +7,7 @@
 // Writes bench/results/<YYYY-MM-DD>-baseline.md (or --out) and prints the same tables.
 // See bench/README.md for how to read them.
 import { spawn, type Subprocess } from "bun";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -437,9 +437,14 @@ async function main(): Promise<void> {
   }
 
   // Which Warden is measured: the binary's hash and age, and the source tree it may have been built from.
-  const binHash = async () => new Bun.CryptoHasher("sha256").update(await Bun.file(WARDEN).arrayBuffer()).digest("hex");
-  const wardenSha = await binHash();
+  // The run uses a private copy, so a rebuild of dist/warden during the run cannot change what is measured.
+  const binHash = async (path: string) => new Bun.CryptoHasher("sha256").update(await Bun.file(path).arrayBuffer()).digest("hex");
   const wardenBuilt = statSync(WARDEN).mtime.toISOString();
+  const wardenBin = join(workDir, "bin", "warden");
+  mkdirSync(dirname(wardenBin), { recursive: true });
+  copyFileSync(WARDEN, wardenBin);
+  chmodSync(wardenBin, 0o755);
+  const wardenSha = await binHash(wardenBin);
   const head = (await run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], { timeoutMs: 10_000 })).stdout.trim() || "?";
   const dirty = (await run(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "ffi", "build.ts", "package.json"], { timeoutMs: 10_000 })).stdout
     .split("\n").filter(Boolean).length;
@@ -460,7 +465,7 @@ async function main(): Promise<void> {
   const kernel = await sh("uname -r");
   const nofile = await sh(`ulimit -n ${WANT_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; ulimit -n`);
   const versionDir = join(workDir, "version-data");
-  const wv = await run([WARDEN, "version"], { env: baseEnv({ WARDEN_DATA_DIR: versionDir }), timeoutMs: 30_000, cwd: workDir });
+  const wv = await run([wardenBin, "version"], { env: baseEnv({ WARDEN_DATA_DIR: versionDir }), timeoutMs: 30_000, cwd: workDir });
   const wardenVersion = wv.stdout.trim().split("\n").join(", ") || `(warden version failed: ${wv.stderr.trim()})`;
   const needFd = Math.max(...STREAM_LEVELS) * 2 + 1024;
   const fdNote = Number(nofile) >= needFd ? "" : ` — LOW: ${needFd} needed for ${Math.max(...STREAM_LEVELS)} streams through a proxy`;
@@ -482,7 +487,7 @@ async function main(): Promise<void> {
     WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt",
     WARDEN_LOG_LEVEL: "warn",
   });
-  const warden = startServer("warden", [WARDEN, "serve"], wardenEnv, workDir);
+  const warden = startServer("warden", [wardenBin, "serve"], wardenEnv, workDir);
   await waitReady(warden, `http://${HOST}:${wardenPort}/ready`, 60_000);
 
   const targets: Target[] = [
@@ -556,7 +561,7 @@ async function main(): Promise<void> {
   const mem = (s: Server) => (alive(s) ? `RSS ${procStatus(s.proc.pid, "VmRSS")}, peak ${procStatus(s.proc.pid, "VmHWM")}` : "exited");
   const memLine = `memory after the run: mock ${mem(mock)}; pass-through ${mem(pass)}; Warden ${mem(warden)}`;
   await stopAll();
-  if ((await binHash()) !== wardenSha) notes.push("dist/warden was replaced during the run; the running Warden kept the binary it started with (hash above).");
+  if (existsSync(WARDEN) && (await binHash(WARDEN)) !== wardenSha) notes.push("dist/warden was rebuilt during the run; this run measured the copy taken at its start (hash above).");
 
   // Warden's own log (level warn and above).
   const wlog = existsSync(warden.log) ? readFileSync(warden.log, "utf8") : "";
@@ -657,7 +662,7 @@ Date: ${startedAt.toISOString()} (start) to ${now.toISOString()} (end)
 | kernel | ${kernel} |
 | Bun (runner, mock, pass-through, stream client) | ${Bun.version} |
 | Warden (\`dist/warden version\`) | ${wardenVersion} |
-| Warden binary | \`dist/warden\` sha256 ${wardenSha.slice(0, 16)}…, built ${wardenBuilt} |
+| Warden binary | \`dist/warden\` sha256 ${wardenSha.slice(0, 16)}…, built ${wardenBuilt} (run from a private copy) |
 | source tree | git ${head}${dirty ? `, ${dirty} uncommitted change(s) under src/, ffi/, build.ts, package.json (the binary may include them)` : ", clean"} |
 | wrk | ${wrkVersion} |
 | open-files limit for children | ${nofile}${fdNote} |

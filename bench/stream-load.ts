@@ -104,7 +104,8 @@ let cutting = false; // grace is over: remaining streams are aborted
 const CONTENT = '"content":"';
 const QUOTE = 34;
 
-async function oneStream(): Promise<void> {
+/** One stream, start to end; false when it failed before any token (the caller backs off). */
+async function oneStream(): Promise<boolean> {
   const ac = new AbortController();
   live.add(ac);
   started++;
@@ -118,12 +119,12 @@ async function oneStream(): Promise<void> {
       errors.http++;
       const text = await res.text().catch(() => "");
       note(`HTTP ${res.status}: ${text.slice(0, 200)}`);
-      return;
+      return false;
     }
     if (res.body === null) {
       errors.exception++;
       note("200 without a body");
-      return;
+      return false;
     }
     opened = true;
     if (++open > peakOpen) peakOpen = open;
@@ -170,6 +171,7 @@ async function oneStream(): Promise<void> {
       errors.no_done++;
       note("stream ended without [DONE]");
     }
+    return true;
   } catch (e) {
     if (cutting && ac.signal.aborted) {
       errors.stalled++;
@@ -178,6 +180,7 @@ async function oneStream(): Promise<void> {
       errors.exception++;
       note(`exception: ${(e as Error).name}: ${(e as Error).message}`);
     }
+    return opened;
   } finally {
     if (opened) open--;
     live.delete(ac);
@@ -186,7 +189,8 @@ async function oneStream(): Promise<void> {
 
 async function worker(i: number): Promise<void> {
   await Bun.sleep((i * opts.rampMs) / opts.streams);
-  while (!stopStarting) await oneStream();
+  // A refused or failed request is retried after a pause, not in a tight loop against a dead target.
+  while (!stopStarting) if (!(await oneStream())) await Bun.sleep(100);
 }
 
 function pct(a: Float64Array, p: number): number {
