@@ -63,6 +63,27 @@ unsafe fn spans<'a>(offsets: *const u32, count: usize, len: usize) -> Option<&'a
     Some(o)
 }
 
+/// Runs `f` over `count` spans of a caller's buffer of `len` elements (span i =
+/// items[offsets[i]..offsets[i+1]]) and writes the results to `out[0..count]`.
+unsafe fn each_span<T>(items: usize, len: usize, offsets: usize, count: usize, out: usize, out_cap: usize, f: fn(&[T]) -> f64) -> i32 {
+    guard(move || {
+        if out_cap < count {
+            return ERR_BUFFER_TOO_SMALL;
+        }
+        if (items == 0 && len > 0) || out == 0 || count > i32::MAX as usize {
+            return ERR_ARG;
+        }
+        // SAFETY: the exported functions' callers guarantee the buffer sizes they document.
+        let items: &[T] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(items as *const T, len) } };
+        let Some(o) = (unsafe { spans(offsets as *const u32, count, len) }) else { return ERR_ARG };
+        let out = unsafe { std::slice::from_raw_parts_mut(out as *mut f64, count) };
+        for i in 0..count {
+            out[i] = f(&items[o[i] as usize..o[i + 1] as usize]);
+        }
+        count as i32
+    })
+}
+
 /// Byte entropy of `count` spans of `data` (span i = data[offsets[i]..offsets[i+1]], `offsets`
 /// has count+1 entries) written to `out[0..count]`. Returns count, or a negative error.
 ///
@@ -70,23 +91,7 @@ unsafe fn spans<'a>(offsets: *const u32, count: usize, len: usize) -> Option<&'a
 /// `data` must hold `len` bytes, `offsets` count+1 u32s, `out` `out_cap` f64s.
 #[no_mangle]
 pub unsafe extern "C" fn warden_entropy_bytes(data: *const u8, len: usize, offsets: *const u32, count: usize, out: *mut f64, out_cap: usize) -> i32 {
-    let (data, offsets, out) = (data as usize, offsets as usize, out as usize);
-    guard(move || {
-        if out_cap < count {
-            return ERR_BUFFER_TOO_SMALL;
-        }
-        if (data == 0 && len > 0) || out == 0 || count > i32::MAX as usize {
-            return ERR_ARG;
-        }
-        // SAFETY: the caller guarantees the buffer sizes documented above.
-        let bytes: &[u8] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(data as *const u8, len) } };
-        let Some(o) = (unsafe { spans(offsets as *const u32, count, len) }) else { return ERR_ARG };
-        let out = unsafe { std::slice::from_raw_parts_mut(out as *mut f64, count) };
-        for i in 0..count {
-            out[i] = byte_entropy(&bytes[o[i] as usize..o[i + 1] as usize]);
-        }
-        count as i32
-    })
+    each_span(data as usize, len, offsets as usize, count, out as usize, out_cap, byte_entropy)
 }
 
 /// Token entropy of `count` spans of `tokens` (u32 ids), like [`warden_entropy_bytes`].
@@ -95,22 +100,7 @@ pub unsafe extern "C" fn warden_entropy_bytes(data: *const u8, len: usize, offse
 /// `tokens` must hold `len` u32s, `offsets` count+1 u32s, `out` `out_cap` f64s.
 #[no_mangle]
 pub unsafe extern "C" fn warden_entropy_tokens(tokens: *const u32, len: usize, offsets: *const u32, count: usize, out: *mut f64, out_cap: usize) -> i32 {
-    let (tokens, offsets, out) = (tokens as usize, offsets as usize, out as usize);
-    guard(move || {
-        if out_cap < count {
-            return ERR_BUFFER_TOO_SMALL;
-        }
-        if (tokens == 0 && len > 0) || out == 0 || count > i32::MAX as usize {
-            return ERR_ARG;
-        }
-        let ids: &[u32] = if len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(tokens as *const u32, len) } };
-        let Some(o) = (unsafe { spans(offsets as *const u32, count, len) }) else { return ERR_ARG };
-        let out = unsafe { std::slice::from_raw_parts_mut(out as *mut f64, count) };
-        for i in 0..count {
-            out[i] = token_entropy(&ids[o[i] as usize..o[i + 1] as usize]);
-        }
-        count as i32
-    })
+    each_span(tokens as usize, len, offsets as usize, count, out as usize, out_cap, token_entropy)
 }
 
 #[cfg(test)]
