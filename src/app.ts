@@ -165,11 +165,10 @@ export function createGateway(config: Config, deps: AppDeps) {
       e.stage ??= stage;
       // A refusal is recorded too; in strict mode it is not sent before its record is durable.
       // (An "audit" failure was already recorded, and failed to become durable.)
-      if (e.stage !== "audit" && (await record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false) {
-        const unavailable = new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable");
-        return unavailable.toResponse();
-      }
-      const res = e.toResponse(bytes);
+      const refused = e.stage !== "audit" && (await record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false;
+      const res = refused
+        ? new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable").toResponse()
+        : e.toResponse(bytes);
       res.headers.set("x-request-id", requestId);
       return res;
     }
