@@ -182,7 +182,7 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
     append(batch) {
       if (failure) throw failure;
       const seq = wal.length();
-      const leaves = batch.map((h, i) => encode(toRecord(h, seq + i, core.byteEntropy)));
+      const leaves = batch.map((h, i) => encode(toRecord(h, seq + i, core)));
       wal.append(RECORD_TYPE, leaves); // a failed append is rolled back by the WAL: nothing to undo
       mmr.appendLeaves(leaves);
       try {

@@ -1,16 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { analyse, canonicalJson, decode, encode, extract, toRecord, type HandOff } from "./record";
 
-/** Byte entropy in TS, standing in for the Rust core in these unit tests. */
-function entropy(spans: Uint8Array[]): Float64Array {
-  return Float64Array.from(spans, (s) => {
-    const counts = new Map<number, number>();
-    for (const b of s) counts.set(b, (counts.get(b) ?? 0) + 1);
-    let h = 0;
-    for (const c of counts.values()) h -= (c / s.length) * Math.log2(c / s.length);
-    return h;
-  });
+/** Shannon entropy in TS, standing in for the Rust core in these unit tests. */
+function shannon(s: ArrayLike<number>): number {
+  const counts = new Map<number, number>();
+  for (let i = 0; i < s.length; i++) counts.set(s[i], (counts.get(s[i]) ?? 0) + 1);
+  let h = 0;
+  for (const c of counts.values()) h -= (c / s.length) * Math.log2(c / s.length);
+  return h;
 }
+const entropy = { byteEntropy: (spans: Uint8Array[]) => Float64Array.from(spans, shannon), tokenEntropy: (spans: Uint32Array[]) => Float64Array.from(spans, shannon) };
 
 const enc = new TextEncoder();
 const chat = { choices: [{ index: 0, message: { role: "assistant", content: "Hello there, how can I help?" } }], usage: { prompt_tokens: 5, completion_tokens: 7 } };
@@ -82,6 +81,10 @@ describe("response analysis", () => {
   test("flags degenerate repetition and long random-looking spans, not prose", () => {
     expect(analyse("the the the ".repeat(3), entropy)!.flags).toEqual([]); // too short to judge
     expect(analyse("a".repeat(200), entropy)!.flags).toEqual(["degenerate_repetition"]);
+    const loop = analyse("the ".repeat(40), entropy)!; // 2 bits per byte, but one token over and over
+    expect(loop.entropy_mbits).toBeGreaterThan(1000);
+    expect(loop.token_entropy_mbits).toBe(0);
+    expect(loop.flags).toEqual(["degenerate_repetition"]);
     const random = Buffer.from(crypto.getRandomValues(new Uint8Array(600))).toString("base64");
     expect(analyse(`here you go: ${random}`, entropy)!.flags).toEqual(["high_entropy_span"]);
     const prose = "Warden sits between applications and model providers and records what passed through it. ".repeat(5);

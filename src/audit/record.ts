@@ -38,6 +38,14 @@ export interface Analysis {
   content_bytes: number;
   entropy_mbits: number; // byte entropy of the reply's text, millibits per byte
   flags: string[]; // "degenerate_repetition" | "high_entropy_span"
+  token_count: number;
+  token_entropy_mbits: number; // entropy of the reply's word tokens, millibits per token
+}
+
+/** The Rust core's entropy functions (src/native), batched over spans. */
+export interface Entropy {
+  byteEntropy(spans: Uint8Array[]): Float64Array;
+  tokenEntropy(spans: Uint32Array[]): Float64Array;
 }
 
 /** Keys in lexicographic order at every level: the object literal order is the canonical order. */
@@ -119,32 +127,61 @@ export function extract(chunks: Uint8Array[], streamed: boolean): Extracted {
   return out;
 }
 
-/** Thresholds of the response analysis, in bits per byte over the reply's text. */
-export const LOW_ENTROPY_BITS = 1.0;
-export const HIGH_ENTROPY_BITS = 5.2;
+/** Thresholds of the response analysis. */
+export const LOW_ENTROPY_BITS = 1.0; // per byte
+export const LOW_TOKEN_ENTROPY_BITS = 1.5; // per word token
+export const HIGH_ENTROPY_BITS = 5.2; // per byte
 export const MIN_SPAN_BYTES = 64;
+export const MIN_TOKENS = 32;
 const HIGH_SPAN_BYTES = 256;
+const WORD_TOKENS = /[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu;
 
 /**
- * Flags degenerate repetition (very low entropy over a long reply) and encoded or random payloads
- * (a long run without spaces whose entropy is that of base64 or random bytes, which prose never
+ * Word tokens of the reply as ids (the same word, the same id). A stand-in for the model's own
+ * tokenizer: for entropy only the distribution matters, and a BPE tokenizer costs ~140 MiB to load.
+ */
+function wordTokens(content: string): Uint32Array {
+  const ids = new Map<string, number>();
+  const words = content.match(WORD_TOKENS) ?? [];
+  const out = new Uint32Array(words.length);
+  for (let i = 0; i < words.length; i++) {
+    let id = ids.get(words[i]);
+    if (id === undefined) ids.set(words[i], (id = ids.size));
+    out[i] = id;
+  }
+  return out;
+}
+
+/**
+ * Flags degenerate repetition (very low entropy of bytes or of word tokens over a long reply:
+ * "the the the ..." has 2 bits per byte but 0 per token) and encoded or random payloads (a long
+ * run without spaces whose entropy is that of base64 or random bytes, which prose never
  * reaches: English text sits near 4-4.5 bits per byte).
  */
-export function analyse(content: string, byteEntropy: (spans: Uint8Array[]) => Float64Array): Analysis | null {
+export function analyse(content: string, entropy: Entropy): Analysis | null {
   const bytes = encoder.encode(content);
   if (bytes.length === 0) return null;
   const runs = content.split(/\s+/).filter((w) => w.length >= HIGH_SPAN_BYTES).map((w) => encoder.encode(w));
-  const [whole, ...spans] = byteEntropy([bytes, ...runs]);
+  const [whole, ...spans] = entropy.byteEntropy([bytes, ...runs]);
+  const tokens = wordTokens(content);
+  const [perToken] = entropy.tokenEntropy([tokens]);
   const flags: string[] = [];
-  if (bytes.length >= MIN_SPAN_BYTES && whole < LOW_ENTROPY_BITS) flags.push("degenerate_repetition");
+  const repetitive = (bytes.length >= MIN_SPAN_BYTES && whole < LOW_ENTROPY_BITS) || (tokens.length >= MIN_TOKENS && perToken < LOW_TOKEN_ENTROPY_BITS);
+  if (repetitive) flags.push("degenerate_repetition");
   if (spans.some((h) => h > HIGH_ENTROPY_BITS)) flags.push("high_entropy_span");
-  return { content_bytes: bytes.length, entropy_mbits: Math.round(whole * 1000), flags };
+  return {
+    content_bytes: bytes.length,
+    entropy_mbits: Math.round(whole * 1000),
+    flags,
+    token_count: tokens.length,
+    token_entropy_mbits: Math.round(perToken * 1000),
+  };
 }
 
-export function toRecord(h: HandOff, seq: number, byteEntropy: (spans: Uint8Array[]) => Float64Array): AuditRecord {
+export function toRecord(h: HandOff, seq: number, entropy: Entropy): AuditRecord {
   const { content, usage } = extract(h.response, h.streamed);
   return {
-    analysis: analyse(content, byteEntropy),
+    analysis: analyse(content, entropy),
     key_id: h.keyId,
     latency_us: { total: Math.round(h.totalUs), upstream_first_byte: h.upstreamFirstByteUs === null ? null : Math.round(h.upstreamFirstByteUs) },
     model: h.model,
