@@ -175,6 +175,10 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
     return cp;
   }
 
+  // Records that were durable but not yet signed when the last process stopped (a crash, say)
+  // get their checkpoint now, not after the next interval.
+  if (wal.durableLength() > watermark) await checkpoint();
+
   return {
     verifierKey: verifierKeyOf(signer),
     recovery: report,
