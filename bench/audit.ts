@@ -15,7 +15,6 @@ import { join } from "node:path";
 import { loadCore } from "../src/native";
 import { startAuditWorker } from "../src/audit";
 import type { HandOff } from "../src/audit/record";
-import { startMockUpstream } from "./mock-upstream";
 
 const ROOT = join(import.meta.dir, "..");
 const args = process.argv.slice(2);

@@ -6,7 +6,7 @@
  * - idle and total deadlines: the upstream request is aborted and the client gets an error event.
  */
 import { errorBody } from "../errors";
-import { fire, unwatch, watch, type Watch } from "./watchdog";
+import { fire, unwatch, type Watch } from "./watchdog";
 
 export interface StreamLimits {
   keepAliveMs: number;

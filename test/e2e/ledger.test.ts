@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import OpenAI from "openai";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 import { openNote, parseCheckpoint, parseVerifierKey } from "../../src/audit/note";
-import { leafHash, verifyConsistency, verifyInclusion } from "../../src/audit/proof";
+import { leafHash, verifyInclusion } from "../../src/audit/proof";
 import { runOnce, startWarden, type Running } from "./binary";
 
 const KEY = "e2e-ledger-master-key-0123456789";
