@@ -36,6 +36,14 @@ export interface Config {
   auditMode: "async" | "strict";
   logLevel: "debug" | "info" | "warn" | "error";
   maxBodyBytes: number;
+  maxHeaderBytes: number;
+  maxJsonDepth: number;
+  /** Raw WARDEN_WAF_POLICY ("category=action,rule.id=action"); src/waf parses and checks it. */
+  wafPolicy: string;
+  rateLimitStore: "memory" | "redis";
+  redisUrl: string | undefined;
+  /** What rate limiting does when Redis cannot be reached: let requests through, or refuse them. */
+  redisFailure: "open" | "closed";
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   requestTimeoutMs: number;
@@ -58,6 +66,12 @@ const KNOWN = new Set([
   "WARDEN_AUDIT_MODE",
   "WARDEN_LOG_LEVEL",
   "WARDEN_MAX_BODY_BYTES",
+  "WARDEN_MAX_HEADER_BYTES",
+  "WARDEN_MAX_JSON_DEPTH",
+  "WARDEN_WAF_POLICY",
+  "WARDEN_RATE_LIMIT_STORE",
+  "WARDEN_REDIS_URL",
+  "WARDEN_REDIS_FAILURE",
   "WARDEN_CONNECT_TIMEOUT_MS",
   "WARDEN_FIRST_BYTE_TIMEOUT_MS",
   "WARDEN_REQUEST_TIMEOUT_MS",
@@ -104,6 +118,10 @@ export function loadConfig(env: Env): Config {
     auditMode,
     logLevel,
     maxBodyBytes: int(env, "WARDEN_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxHeaderBytes: int(env, "WARDEN_MAX_HEADER_BYTES", 16 * 1024, 1024, 64 * 1024),
+    maxJsonDepth: int(env, "WARDEN_MAX_JSON_DEPTH", 64, 4, 1000),
+    wafPolicy: env.WARDEN_WAF_POLICY ?? "",
+    ...rateLimits(env),
     connectTimeoutMs: int(env, "WARDEN_CONNECT_TIMEOUT_MS", 10_000, 1, 600_000),
     firstByteTimeoutMs,
     requestTimeoutMs,
@@ -194,6 +212,18 @@ function ledger(env: Env): { ledgerOrigin: string; ledgerSigningKey: string | un
     throw new ConfigError("WARDEN_LEDGER_SIGNING_KEY", "must be a sumdb/note Ed25519 signer key named after WARDEN_LEDGER_ORIGIN (PRIVATE+KEY+<origin>+<hash>+<key>)");
   }
   return { ledgerOrigin: origin, ledgerSigningKey: key };
+}
+
+function rateLimits(env: Env): Pick<Config, "rateLimitStore" | "redisUrl" | "redisFailure"> {
+  const redisUrl = env.WARDEN_REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError("WARDEN_REDIS_URL", `expected redis://host:port or rediss://..., got ${JSON.stringify(redisUrl)}`);
+  }
+  const rateLimitStore = oneOf(env, "WARDEN_RATE_LIMIT_STORE", redisUrl ? (["redis", "memory"] as const) : (["memory", "redis"] as const));
+  if (rateLimitStore === "redis" && redisUrl === undefined) {
+    throw new ConfigError("WARDEN_RATE_LIMIT_STORE", "is redis, but WARDEN_REDIS_URL is not set");
+  }
+  return { rateLimitStore, redisUrl, redisFailure: oneOf(env, "WARDEN_REDIS_FAILURE", ["open", "closed"] as const) };
 }
 
 function host(env: Env): string {
