@@ -19,7 +19,7 @@
 import { Elysia } from "elysia";
 import type { Config } from "./config";
 import { createAuthenticator } from "./auth";
-import { readBody } from "./guard";
+import { guardRequest, readBody } from "./guard";
 import { modelTable, parseRequest } from "./adapter";
 import { forward } from "./forwarder";
 import { GatewayError, openAIError } from "./errors";
@@ -97,6 +97,7 @@ const PATHS = Object.fromEntries(Object.entries(PROXIED).map(([path, endpoint]) 
 export function createGateway(config: Config, deps: AppDeps) {
   const models = modelTable(config.upstreams);
   const authenticate = createAuthenticator(config.masterKey);
+  const guardLimits = { maxHeaderBytes: config.maxHeaderBytes };
   const modelList = {
     object: "list",
     data: config.upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
@@ -120,7 +121,7 @@ export function createGateway(config: Config, deps: AppDeps) {
     const requestId = nextRequestId();
     const time = Date.now();
     const start = performance.now();
-    let stage = "auth";
+    let stage = "guard";
     let body: Uint8Array | undefined;
     let model: string | null = null;
     let upstream: string | null = null;
@@ -142,6 +143,9 @@ export function createGateway(config: Config, deps: AppDeps) {
         streamed,
       }, strict));
     try {
+      stage = "guard";
+      guardRequest(request, guardLimits);
+      stage = "auth";
       authenticate(request.headers);
       stage = "guard";
       body = await readBody(request, config.maxBodyBytes);
@@ -177,8 +181,10 @@ export function createGateway(config: Config, deps: AppDeps) {
   const app = new Elysia()
     .onRequest(({ request }) => {
       const path = pathOf(request.url);
-      if (!path.startsWith("/v1/") || path in PROXIED) return; // proxy() authenticates itself
+      if (path in PROXIED) return; // proxy() runs the stages itself
       try {
+        guardRequest(request, guardLimits);
+        if (!path.startsWith("/v1/")) return;
         authenticate(request.headers);
       } catch (e) {
         if (e instanceof GatewayError) return e.toResponse();

@@ -7,6 +7,25 @@
  */
 import { GatewayError } from "../errors";
 
+export interface GuardLimits {
+  /** Largest request head accepted (request line and headers), in bytes. */
+  maxHeaderBytes: number;
+}
+
+/**
+ * Refuses a request whose head is ambiguous or oversized, before anything else looks at it.
+ *
+ * @example
+ * guardRequest(request, { maxHeaderBytes: 16384 }); // throws GatewayError(400 | 431)
+ */
+export function guardRequest(request: Request, limits: GuardLimits): void {
+  let size = request.url.length;
+  for (const [name, value] of request.headers) size += name.length + value.length + 4;
+  if (size > limits.maxHeaderBytes) {
+    throw new GatewayError(431, `Request headers too large: the limit is ${limits.maxHeaderBytes} bytes.`, "invalid_request_error", "headers_too_large");
+  }
+}
+
 function tooLarge(max: number): GatewayError {
   return new GatewayError(413, `Request body too large: the limit is ${max} bytes.`, "invalid_request_error", "request_too_large");
 }
