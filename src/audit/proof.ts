@@ -87,9 +87,10 @@ export function verifyInclusion(
  * True when `proof` proves that the tree of `size2` leaves with root `root2` extends the tree of
  * `size1` leaves with root `root1` (RFC 9162 §2.1.4.2; transparency-dev VerifyConsistency).
  *
- * Requires 0 < size1 ≤ size2, as the RFC and current transparency-dev do: a "proof" from the
- * empty tree says nothing (every tree extends it), so size1 = 0 is rejected rather than accepted
- * with any root1. Equal sizes need an empty proof and equal roots.
+ * Equal sizes need an empty proof and equal roots. Every tree extends the empty one, so size1 = 0
+ * needs only an empty proof, but unlike transparency-dev we also insist that root1 is then the
+ * empty-tree hash: a checkpoint claiming size 0 with any other root is false. The Rust core's
+ * verifier (ffi/src/mmr.rs) decides every case the same way.
  */
 export function verifyConsistency(
   sha: Sha256,
@@ -108,7 +109,11 @@ export function verifyConsistency(
     return false;
   }
   if (root1.length !== HASH_SIZE || root2.length !== HASH_SIZE) return false;
-  if (s2 < s1 || s1 === 0n) return false;
+  if (s2 < s1) return false;
+  if (s1 === 0n) {
+    const empty = sha(new Uint8Array(0));
+    return proof.length === 0 && equal(root1, empty) && (s2 > 0n || equal(root2, empty));
+  }
   if (s1 === s2) return proof.length === 0 && equal(root1, root2);
   if (proof.length === 0) return false;
 
