@@ -64,9 +64,6 @@ function nextRequestId(): string {
   return ID_PREFIX + (idCounter++).toString(16).padStart(16, "0");
 }
 
-/** Strict mode gives up on a record that is not durable after this long and answers 503. */
-const STRICT_WAIT_MS = 5000;
-
 /** A query parameter that must be a whole number, or a 400 naming it. */
 function wholeNumber(query: Record<string, string | undefined>, name: string): number {
   const raw = query[name];
@@ -106,11 +103,10 @@ export function createGateway(config: Config, deps: AppDeps) {
   const audit = deps.audit;
   const strict = config.auditMode === "strict";
 
-  /** Strict mode: true once the record is durable; false if it cannot be (or the worker is stuck). */
+  /** Strict mode: true once the record is durable; false if it cannot be (the audit port gives up in time). */
   function durable(pending: Promise<boolean> | undefined): Promise<boolean> | undefined {
     if (!strict) return undefined;
-    if (pending === undefined) return Promise.resolve(false); // no ledger, nothing can be durable
-    return Promise.race([pending, Bun.sleep(STRICT_WAIT_MS).then(() => false)]);
+    return pending ?? Promise.resolve(false); // no ledger, nothing can be durable
   }
 
   /**

@@ -23,6 +23,8 @@ const workerSpecifier = typeof WARDEN_AUDIT_WORKER === "string" ? WARDEN_AUDIT_W
 
 export const FLUSH_MS = 10;
 export const FLUSH_RECORDS = 256;
+/** Strict mode gives up on a record that is not durable after this long (the reply becomes a 503). */
+export const DURABLE_WAIT_MS = 5000;
 
 export type Answer = { ok: true; value: unknown } | { ok: false; status: number; message: string };
 
@@ -33,7 +35,8 @@ export interface AuditWorker {
   /**
    * Queues a record for the ledger and returns at once. With `durable`, the record is posted
    * on the next turn of the event loop rather than after the batching delay, and the promise
-   * resolves true once it is on disk (false if it could not be made durable).
+   * resolves true once it is on disk, false if it could not be made durable or was not within
+   * {@link DURABLE_WAIT_MS} (a stuck disk must not hold strict-mode replies forever).
    */
   handOff(record: HandOff, durable?: boolean): Promise<boolean> | undefined;
   status(): LedgerStatus & { queued: number; lastError: string | undefined };
@@ -89,7 +92,18 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
   const pending = new HandOffWriter();
   let timer: Timer | undefined;
   let handed = 0; // hand-offs so far; the worker counts the same sequence as `processed`
-  const durableWaiters: { index: number; resolve: (ok: boolean) => void }[] = [];
+  const durableWaiters: { index: number; deadline: number; resolve: (ok: boolean) => void }[] = [];
+  // One sweep for all strict-mode deadlines rather than a timer per request. Waiters are queued
+  // in hand-off order with the same wait, so the expired ones are always at the head.
+  let sweep: Timer | undefined;
+  const expireWaiters = () => {
+    const now = performance.now();
+    while (durableWaiters.length > 0 && durableWaiters[0].deadline <= now) durableWaiters.shift()!.resolve(false);
+    if (durableWaiters.length === 0) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
+  };
   let nextId = 0;
   const waiting = new Map<number, (a: Answer) => void>();
 
@@ -132,7 +146,8 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
         }
       } else timer ??= setTimeout(flush, FLUSH_MS);
       if (!durable) return undefined;
-      return new Promise<boolean>((resolve) => durableWaiters.push({ index, resolve }));
+      sweep ??= setInterval(expireWaiters, 100);
+      return new Promise<boolean>((resolve) => durableWaiters.push({ index, deadline: performance.now() + DURABLE_WAIT_MS, resolve }));
     },
     status: () => ({ ...status, queued: handed - status.processed, lastError }),
     query(q, timeoutMs = 5000) {
