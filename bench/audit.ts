@@ -41,6 +41,7 @@ async function handOffCost(): Promise<string[][]> {
     const record = (i: number): HandOff => ({
       time: Date.now(), requestId: `req_${i}`, keyId: null, tenant: null, route: "/v1/chat/completions", model: "mock-gpt", upstream: "mock",
       status: 200, refusal: null, totalUs: 1200, upstreamFirstByteUs: 1000, request: [request], response: [response], streamed: false,
+      waf: [], rateLimit: null,
     });
     const N = 200_000;
     const each = new Float64Array(N);

@@ -26,7 +26,7 @@ import { GatewayError, openAIError } from "./errors";
 import type { Endpoint } from "./providers/openai";
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
-import type { HandOff } from "./audit/record";
+import type { HandOff, RateLimitMark, WafMark } from "./audit/record";
 import { log } from "./log";
 
 /** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
@@ -54,6 +54,7 @@ function pathOf(url: string): string {
 }
 
 const EMPTY: Uint8Array[] = [];
+const NO_MARKS: WafMark[] = [];
 /**
  * Request ids like OpenAI's (`req_` + 32 hex digits): 64 random bits fixed per process, then a
  * 64-bit counter. Unique within and across restarts, and far cheaper than a UUID per request.
@@ -121,6 +122,8 @@ export function createGateway(config: Config, deps: AppDeps) {
     let body: Uint8Array | undefined;
     let model: string | null = null;
     let upstream: string | null = null;
+    let waf: WafMark[] = NO_MARKS;
+    let rateLimit: RateLimitMark | null = null;
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
       durable(audit?.handOff({
         time,
@@ -137,6 +140,8 @@ export function createGateway(config: Config, deps: AppDeps) {
         request: body === undefined ? EMPTY : [body],
         response,
         streamed,
+        waf,
+        rateLimit,
       }, strict));
     try {
       stage = "guard";

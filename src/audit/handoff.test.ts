@@ -20,6 +20,8 @@ function sample(i: number, over: Partial<HandOff> = {}): HandOff {
     request: [enc.encode(`{"n":${i}}`)],
     response: [enc.encode("data: a\n\n"), new Uint8Array(0), enc.encode("data: [DONE]\n\n")],
     streamed: i % 2 === 1,
+    waf: i % 4 === 1 ? [{ rule: "pii.email", action: "redact", param: "messages[0].content" }, { rule: "injection.ignore_previous", action: "flag", param: "messages[1].content[0].text" }] : [],
+    rateLimit: i % 5 === 0 ? null : i % 5 === 1 ? { outcome: "limited", reason: "tokens", subject: "tenant:ü" } : { outcome: "allowed", reason: null, subject: null },
     ...over,
   };
 }

@@ -8,8 +8,10 @@
  *
  * Layout per record (little-endian): f64 time, f64 totalUs, f64 upstreamFirstByteUs (NaN = null),
  * u16 status, u8 streamed, then 8 optional strings (u32 byte length, 0xFFFFFFFF = null, UTF-8):
- * requestId, keyId, tenant, route, model, upstream, refusal stage, refusal code; then the request
- * chunks and the response chunks (u32 count, then u32 length + bytes each).
+ * requestId, keyId, tenant, route, model, upstream, refusal stage, refusal code; the WAF marks
+ * (u32 count, then rule, action, param each); the rate-limit mark (outcome, reason, subject;
+ * outcome null = no mark); then the request chunks and the response chunks (u32 count, then u32
+ * length + bytes each).
  */
 import type { HandOff } from "./record";
 
@@ -79,6 +81,15 @@ export class HandOffWriter {
     this.str(h.upstream);
     this.str(h.refusal?.stage ?? null);
     this.str(h.refusal?.code ?? null);
+    this.u32(h.waf.length);
+    for (const w of h.waf) {
+      this.str(w.rule);
+      this.str(w.action);
+      this.str(w.param);
+    }
+    this.str(h.rateLimit?.outcome ?? null);
+    this.str(h.rateLimit?.reason ?? null);
+    this.str(h.rateLimit?.subject ?? null);
     this.chunks(h.request);
     this.chunks(h.response);
     this.count++;
@@ -137,6 +148,11 @@ export function readHandOffs(buffer: ArrayBuffer, length: number): HandOff[] {
     const upstream = str();
     const stage = str();
     const code = str();
+    const waf: HandOff["waf"] = [];
+    for (let i = u32(); i > 0; i--) waf.push({ rule: str()!, action: str()!, param: str()! });
+    const outcome = str() as NonNullable<HandOff["rateLimit"]>["outcome"] | null;
+    const reason = str();
+    const subject = str();
     list.push({
       time,
       totalUs,
@@ -150,6 +166,8 @@ export function readHandOffs(buffer: ArrayBuffer, length: number): HandOff[] {
       model,
       upstream,
       refusal: stage === null || code === null ? null : { stage, code },
+      waf,
+      rateLimit: outcome === null ? null : { outcome, reason, subject },
       request: chunks(),
       response: chunks(),
     });

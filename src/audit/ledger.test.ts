@@ -38,6 +38,8 @@ function handOffs(n: number, from = 0): HandOff[] {
     refusal: null,
     totalUs: 1000,
     upstreamFirstByteUs: 900,
+    waf: [],
+    rateLimit: null,
     request: [enc.encode(`{"model":"m","n":${from + i}}`)],
     response: [enc.encode('{"choices":[{"message":{"content":"hello there"}}]}')],
     streamed: false,

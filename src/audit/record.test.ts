@@ -36,6 +36,8 @@ function handOff(over: Partial<HandOff> = {}): HandOff {
     request: [enc.encode('{"model":"m"}')],
     response: [enc.encode(JSON.stringify(chat))],
     streamed: false,
+    waf: [],
+    rateLimit: null,
     ...over,
   };
 }
@@ -47,7 +49,11 @@ describe("canonical encoding", () => {
   });
 
   test("records are built canonical: the fast encoding equals the sorting one, for every shape", () => {
-    for (const h of [handOff(), handOff({ refusal: { stage: "auth", code: "x" }, upstreamFirstByteUs: null, response: [] })]) {
+    const marked = handOff({
+      waf: [{ rule: "secret.aws_access_key", action: "redact", param: "messages[0].content" }],
+      rateLimit: { outcome: "limited", reason: "tokens", subject: "tenant:acme" },
+    });
+    for (const h of [handOff(), marked, handOff({ refusal: { stage: "auth", code: "x" }, upstreamFirstByteUs: null, response: [] })]) {
       const r = toRecord(h, 7, entropy);
       expect(new TextDecoder().decode(encode(r))).toBe(canonicalJson(r));
     }

@@ -11,7 +11,22 @@
  * audit worker turns it into an {@link AuditRecord} with {@link toRecord} and encodes it.
  */
 
-export const RECORD_VERSION = 1;
+/** v2: `waf` holds findings (rule, action, param) and `rate_limit` the limiter's outcome. */
+export const RECORD_VERSION = 2;
+
+/** A WAF rule that matched: never the matched text, which may be the very secret it found. */
+export interface WafMark {
+  action: string; // block | redact | flag
+  param: string; // where in the request, e.g. messages[1].content
+  rule: string; // e.g. secret.aws_access_key
+}
+
+/** What rate limiting decided; null when no limit applied to the caller. */
+export interface RateLimitMark {
+  outcome: "allowed" | "limited" | "unenforced"; // unenforced: the shared store was down, fail-open
+  reason: string | null; // requests | tokens | concurrency, when limited
+  subject: string | null; // key:<id> or tenant:<id> that was limited
+}
 
 /** What the request path knows when it finishes. Bodies travel as the chunks it already holds. */
 export interface HandOff {
@@ -32,6 +47,8 @@ export interface HandOff {
   response: Uint8Array[];
   /** The response was an SSE stream (content is in `data:` events), not one JSON document. */
   streamed: boolean;
+  waf: WafMark[];
+  rateLimit: RateLimitMark | null;
 }
 
 export interface Analysis {
@@ -54,7 +71,7 @@ export interface AuditRecord {
   key_id: string | null;
   latency_us: { total: number; upstream_first_byte: number | null };
   model: string | null;
-  rate_limit: null; // filled once rate limiting exists (issue #3)
+  rate_limit: RateLimitMark | null;
   refusal: { code: string; stage: string } | null;
   request_id: string;
   request_sha256: string;
@@ -67,7 +84,7 @@ export interface AuditRecord {
   upstream: string | null;
   usage: { completion_tokens: number; prompt_tokens: number } | null;
   v: number;
-  waf: string[]; // rule ids that matched (issue #3)
+  waf: WafMark[];
 }
 
 const encoder = new TextEncoder();
@@ -185,7 +202,7 @@ export function toRecord(h: HandOff, seq: number, entropy: Entropy): AuditRecord
     key_id: h.keyId,
     latency_us: { total: Math.round(h.totalUs), upstream_first_byte: h.upstreamFirstByteUs === null ? null : Math.round(h.upstreamFirstByteUs) },
     model: h.model,
-    rate_limit: null,
+    rate_limit: h.rateLimit === null ? null : { outcome: h.rateLimit.outcome, reason: h.rateLimit.reason, subject: h.rateLimit.subject },
     refusal: h.refusal === null ? null : { code: h.refusal.code, stage: h.refusal.stage },
     request_id: h.requestId,
     request_sha256: sha256Hex(h.request),
@@ -198,7 +215,7 @@ export function toRecord(h: HandOff, seq: number, entropy: Entropy): AuditRecord
     upstream: h.upstream,
     usage,
     v: RECORD_VERSION,
-    waf: [],
+    waf: h.waf.map((w) => ({ action: w.action, param: w.param, rule: w.rule })),
   };
 }
 
