@@ -1,7 +1,7 @@
 /**
  * The HTTP surface, with the hot path in order:
  *
- *   guard (body cap) ─▶ auth ─▶ adapter (model → upstream) ─▶ forwarder ─▶ upstream
+ *   guard (body cap) ─▶ auth (key → principal) ─▶ adapter (model → upstream) ─▶ forwarder ─▶ upstream
  *
  * The forwarded routes are one plain function, {@link Gateway.proxy}, that runs the stages in
  * that order. In production Bun's native router calls it directly (`gateway.routes`): Elysia's
@@ -10,7 +10,8 @@
  * mounts the same function, so `app.handle(...)` in tests exercises exactly the production path.
  *
  * Auth runs before the body is read or parsed, so an unauthenticated client learns nothing
- * about schemas.
+ * about schemas. The principal it returns (key id, tenant, limits, allowed models) is what the
+ * later stages and the audit record go by; the admin API (src/admin) is mounted here too.
  *
  * @example In-process, the way the tests drive it:
  * const { app } = createGateway(config, deps);
@@ -18,7 +19,9 @@
  */
 import { Elysia } from "elysia";
 import type { Config } from "./config";
-import { createAuthenticator } from "./auth";
+import { assertModelAllowed, createAuthenticator, modelAllowed, type Principal } from "./auth";
+import { adminApi } from "./admin";
+import type { KeyStore } from "./keys/store";
 import { guardRequest, readBody } from "./guard";
 import { modelTable, parseRequest } from "./adapter";
 import { forward } from "./forwarder";
@@ -41,6 +44,8 @@ export interface AppDeps {
   /** Liveness of the audit worker, checked by /ready. */
   auditAlive: () => Promise<boolean>;
   audit?: AuditPort;
+  /** Virtual keys and tenants; without a store only the master key authenticates, and there is no admin API. */
+  keys?: KeyStore;
 }
 
 const started = Math.floor(Date.now() / 1000);
@@ -94,7 +99,9 @@ const PATHS = Object.fromEntries(Object.entries(PROXIED).map(([path, endpoint]) 
 
 export function createGateway(config: Config, deps: AppDeps) {
   const models = modelTable(config.upstreams);
-  const authenticate = createAuthenticator(config.masterKey);
+  const authenticate = createAuthenticator({ masterKey: config.masterKey, store: deps.keys });
+  /** Principals of Elysia-served /v1 requests, found in onRequest and read by the handlers. */
+  const principals = new WeakMap<Request, Principal>();
   const guardLimits = { maxHeaderBytes: config.maxHeaderBytes };
   const modelList = {
     object: "list",
@@ -120,6 +127,7 @@ export function createGateway(config: Config, deps: AppDeps) {
     const start = performance.now();
     let stage = "guard";
     let body: Uint8Array | undefined;
+    let principal: Principal | null = null; // stays null when auth refuses
     let model: string | null = null;
     let upstream: string | null = null;
     let waf: WafMark[] = NO_MARKS;
@@ -128,8 +136,8 @@ export function createGateway(config: Config, deps: AppDeps) {
       durable(audit?.handOff({
         time,
         requestId,
-        keyId: null,
-        tenant: null,
+        keyId: principal?.keyId ?? null,
+        tenant: principal?.tenant ?? null,
         route: PATHS[endpoint],
         model,
         upstream,
@@ -147,12 +155,14 @@ export function createGateway(config: Config, deps: AppDeps) {
       stage = "guard";
       guardRequest(request, guardLimits);
       stage = "auth";
-      authenticate(request.headers);
+      principal = authenticate(request.headers);
       stage = "guard";
       body = await readBody(request, config.maxBodyBytes);
       stage = "adapter";
       const parsed = parseRequest(body, endpoint, models);
       model = parsed.model;
+      stage = "auth";
+      assertModelAllowed(principal, model);
       upstream = parsed.target.upstream.name;
       stage = "forwarder";
       // Model replies can take minutes; our own deadlines (forwarder) replace Bun's idle timeout.
@@ -179,19 +189,29 @@ export function createGateway(config: Config, deps: AppDeps) {
     }
   }
 
-  const app = new Elysia()
+  /** The models this caller may use, in the OpenAI list shape. */
+  const modelsFor = (principal: Principal | undefined) =>
+    principal?.key?.models == null ? modelList : { object: "list", data: modelList.data.filter((m) => modelAllowed(principal, m.id)) };
+
+  // Without a key store (some tests) there is nothing to administer: /admin is an unknown URL.
+  const admin = deps.keys ? adminApi({ enabled: config.masterKey !== undefined, authenticate, store: deps.keys }) : new Elysia();
+
+  // normalize: false makes schemas (the admin API's) refuse unknown fields instead of dropping them.
+  const app = new Elysia({ normalize: false })
     .onRequest(({ request }) => {
       const path = pathOf(request.url);
       if (path in PROXIED) return; // proxy() runs the stages itself
       try {
         guardRequest(request, guardLimits);
-        if (!path.startsWith("/v1/")) return;
-        authenticate(request.headers);
+        if (!path.startsWith("/v1/")) return; // /admin authenticates in its plugin
+        principals.set(request, authenticate(request.headers));
       } catch (e) {
         if (e instanceof GatewayError) return e.toResponse();
         throw e;
       }
     })
+    // Before the app's onError: the admin API answers its own errors (validation among them).
+    .use(admin)
     .onError(({ code, error }) => {
       if (code === "NOT_FOUND") return openAIError(404, "Unknown request URL. Please check the URL and method.", "invalid_request_error", "unknown_url");
       if (code === "PARSE") return openAIError(400, "The request body could not be parsed.", "invalid_request_error", "invalid_body");
@@ -211,14 +231,14 @@ export function createGateway(config: Config, deps: AppDeps) {
       set.status = ready ? 200 : 503;
       return { status: ready ? "ready" : "not_ready", checks, core_version: deps.coreVersion ?? null };
     })
-    .get("/v1/models", () => modelList)
+    .get("/v1/models", ({ request }) => modelsFor(principals.get(request)))
     // Model ids may contain slashes ("meta-llama/Llama-3.1-8B"), hence the wildcard.
-    .get("/v1/models/*", ({ params }) => {
+    .get("/v1/models/*", ({ params, request }) => {
       let id = params["*"];
       try {
         id = decodeURIComponent(id);
       } catch {} // a malformed escape is simply a model we do not have
-      const found = modelList.data.find((m) => m.id === id);
+      const found = modelsFor(principals.get(request)).data.find((m) => m.id === id);
       return found ?? openAIError(404, `The model \`${id}\` does not exist or you do not have access to it.`, "invalid_request_error", "model_not_found", "model");
     })
     // The ledger: a signed checkpoint (C2SP signed note), leaves, and RFC 9162 proofs.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /**
- * The `warden` command line: serve | version | help.
+ * The `warden` command line: serve | version | verify | keys | tenants | help.
  *
  * Exit codes: 0 ok, 1 runtime failure (port taken, core library unusable), 2 bad usage or config.
  */
@@ -13,6 +13,8 @@ import { startAuditWorker } from "./audit";
 import { parseSignerKey, verifierKeyOf } from "./audit/note";
 import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
+import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
+import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
 import { startMockUpstream } from "../bench/mock-upstream";
@@ -39,6 +41,7 @@ commands:
   verify --data-dir DIR [--key VERIFIER_KEY]
                             check a ledger offline: every record, the Merkle tree, every signed
                             checkpoint and their consistency; exits 1 naming the first bad record
+${KEYS_USAGE}
   help                      this text
 
 Configuration comes from the environment and an env file; see deploy/warden.env.example.
@@ -100,6 +103,7 @@ interface Running {
   server?: ReturnType<typeof listen>;
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
+  keys?: KeyStore;
 }
 
 /**
@@ -116,6 +120,7 @@ function handleStopSignals(running: Running): void {
     await running.server?.stop(); // stop accepting; in-flight requests finish and hand off
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
+    running.keys?.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -140,6 +145,13 @@ async function serve(args: string[]): Promise<void> {
   } catch (e) {
     fail(1, `cannot load the core library: ${(e as Error).message}`);
   }
+  let keys: KeyStore;
+  try {
+    keys = running.keys = openKeyStore(join(config.dataDir, KEYS_DB));
+  } catch (e) {
+    if (e instanceof KeyStoreError) fail(1, e.message);
+    throw e;
+  }
   const audit = await startAuditWorker(core.path, core.sha256, {
     dataDir: config.dataDir,
     origin: config.ledgerOrigin,
@@ -160,7 +172,7 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping(), audit });
+  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping(), audit, keys });
   let server: ReturnType<typeof listen>;
   try {
     server = running.server = listen(gateway, {
@@ -218,6 +230,11 @@ switch (command) {
     break;
   case "verify":
     await verify(rest);
+    break;
+  case "keys":
+  case "tenants":
+    // exitCode, not exit(): the JSON on stdout must be flushed to a pipe before the process ends.
+    process.exitCode = runKeysCli([command, ...rest], { env: process.env, out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     break;
   case "help":
   case "--help":

@@ -1,0 +1,9 @@
+/**
+ * Virtual keys and tenants: format (secret), storage (store), rules (validate) and how they are
+ * shown (view). The auth stage, the admin API and `warden keys` build on these.
+ */
+export { KEY_PATTERN, generateKey, isWellFormed, secretHash } from "./secret";
+export { KEYS_DB, openKeyStore, KeyStoreError, type KeyMatch, type KeyStore } from "./store";
+export type { KeyRecord, KeySettings, NewKey, TenantRecord, TenantSettings, WafAction, WafPolicy } from "./types";
+export { keyView, keyWithSecret, tenantView, listOf } from "./view";
+export { parseExpiry } from "./validate";
