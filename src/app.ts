@@ -189,6 +189,19 @@ export function createGateway(config: Config, deps: AppDeps) {
     }
   }
 
+  /**
+   * A ledger record as its leaf bytes, if the caller may see it: a tenant's key sees only its
+   * tenant's records; the admin key (and everyone when auth is off) sees all. Checkpoints and
+   * consistency proofs reveal no record and stay open to every authenticated caller.
+   */
+  async function visibleLeaf(principal: Principal | undefined, seq: number): Promise<string> {
+    const { leaf } = (await ledgerAnswer(audit, { kind: "record", seq })) as { leaf: string };
+    if (principal?.key != null && (JSON.parse(leaf) as { tenant: unknown }).tenant !== principal.tenant) {
+      throw new GatewayError(403, `Ledger record ${seq} belongs to another tenant; a key sees only its own tenant's records.`, "permission_error", "record_not_visible", "seq");
+    }
+    return leaf;
+  }
+
   /** The models this caller may use, in the OpenAI list shape. */
   const modelsFor = (principal: Principal | undefined) =>
     principal?.key?.models == null ? modelList : { object: "list", data: modelList.data.filter((m) => modelAllowed(principal, m.id)) };
@@ -247,11 +260,16 @@ export function createGateway(config: Config, deps: AppDeps) {
       return new Response(cp.note, { headers: { "content-type": "text/plain; charset=utf-8" } });
     })
     // The body is exactly the leaf: SHA-256(0x00 ‖ body) is its leaf hash.
-    .get("/v1/audit/records/:seq", async ({ params }) => {
-      const r = (await ledgerAnswer(audit, { kind: "record", seq: wholeNumber(params, "seq") })) as { leaf: string };
-      return new Response(r.leaf, { headers: { "content-type": "application/json" } });
+    .get("/v1/audit/records/:seq", async ({ params, request }) => {
+      const leaf = await visibleLeaf(principals.get(request), wholeNumber(params, "seq"));
+      return new Response(leaf, { headers: { "content-type": "application/json" } });
     })
-    .get("/v1/audit/proof/inclusion", ({ query }) => ledgerAnswer(audit, { kind: "inclusion", seq: wholeNumber(query, "seq"), size: wholeNumber(query, "size") }))
+    .get("/v1/audit/proof/inclusion", async ({ query, request }) => {
+      const seq = wholeNumber(query, "seq");
+      const size = wholeNumber(query, "size");
+      await visibleLeaf(principals.get(request), seq);
+      return ledgerAnswer(audit, { kind: "inclusion", seq, size });
+    })
     .get("/v1/audit/proof/consistency", ({ query }) => ledgerAnswer(audit, { kind: "consistency", from: wholeNumber(query, "from"), to: wholeNumber(query, "to") }))
     .post("/v1/chat/completions", ({ request, server }) => proxy("chat/completions", request, server), { parse: "none" })
     .post("/v1/completions", ({ request, server }) => proxy("completions", request, server), { parse: "none" })

@@ -50,7 +50,7 @@ async function apiError(p: Promise<unknown>): Promise<APIError> {
 beforeAll(async () => {
   mock = await startMockUpstream({ port: 0 });
   dir = installInTempDir().dir;
-  env = { WARDEN_MASTER_KEY: MASTER, WARDEN_UPSTREAM_MOCK_URL: mock.url, WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-gpt-mini" };
+  env = { WARDEN_MASTER_KEY: MASTER, WARDEN_UPSTREAM_MOCK_URL: mock.url, WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-gpt-mini", WARDEN_CHECKPOINT_INTERVAL_MS: "200" };
   // A key made before the gateway starts, in the data directory serve will use (./warden-data).
   await createKey(["--tenant", "acme", "--name", "first"]);
   warden = await startWarden(env, [], dir);
@@ -96,6 +96,50 @@ describe("warden keys with the gateway running", () => {
     expect(record).toMatchObject({ key_id: first.id, tenant: "acme", status: 200 });
     expect(leaf).not.toContain(secret);
   }, 20_000);
+
+  test("a tenant's key reads only its tenant's ledger records and proofs; the master key reads all", async () => {
+    const acme = await createKey(["--tenant", "acme"]);
+    const initech = await createKey(["--tenant", "initech"]);
+    await hello(acme.key);
+    await hello(initech.key);
+    const get = (path: string, key: string) => fetch(`${warden.url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    // Wait for both records, reading as the master key.
+    const seqOf = new Map<string, number>();
+    for (let seq = 0, tries = 0; seqOf.size < 2 && tries < 200; ) {
+      const res = await get(`/v1/audit/records/${seq}`, MASTER);
+      if (!res.ok) {
+        await res.body?.cancel();
+        tries++;
+        await Bun.sleep(50);
+        continue;
+      }
+      const r = await res.json();
+      if (r.key_id === acme.id || r.key_id === initech.id) seqOf.set(r.key_id, seq);
+      seq++;
+    }
+    const [own, other] = [seqOf.get(acme.id)!, seqOf.get(initech.id)!];
+    expect(own).toBeNumber();
+    expect(other).toBeNumber();
+
+    expect((await (await get(`/v1/audit/records/${own}`, acme.key)).json()).tenant).toBe("acme");
+    const refused = await get(`/v1/audit/records/${other}`, acme.key);
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error).toMatchObject({ code: "record_not_visible", param: "seq" });
+
+    // Checkpoints are signed every 200 ms here (env): wait for one that covers both records.
+    let size = 0;
+    for (let tries = 0; size <= Math.max(own, other) && tries < 100; tries++) {
+      const cp = await get("/v1/audit/checkpoint", acme.key);
+      if (cp.status === 200) size = Number((await cp.text()).split("\n")[1]);
+      else await cp.body?.cancel();
+      if (size <= Math.max(own, other)) await Bun.sleep(100);
+    }
+    expect(size).toBeGreaterThan(Math.max(own, other));
+    expect((await get(`/v1/audit/proof/inclusion?seq=${own}&size=${size}`, acme.key)).status).toBe(200);
+    expect((await get(`/v1/audit/proof/inclusion?seq=${other}&size=${size}`, acme.key)).status).toBe(403);
+    expect((await get(`/v1/audit/records/${other}`, MASTER)).status).toBe(200);
+    expect((await get(`/v1/audit/records/${own}`, "wdn-not-a-real-key")).status).toBe(401);
+  }, 30_000);
 
   test("a key limited to one model gets 403 for another, and /v1/models lists only its model", async () => {
     const key = await createKey(["--tenant", "globex", "--models", "mock-gpt-mini"]);
