@@ -14,6 +14,8 @@ export type ErrorType =
   | "permission_error"
   | "not_found_error"
   | "rate_limit_error"
+  | "requests" // OpenAI's type for a 429 on requests per minute
+  | "tokens" // ... and on tokens per minute
   | "upstream_error"
   | "timeout_error"
   | "server_error";
