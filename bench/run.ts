@@ -2,9 +2,15 @@
 // all three fronting the SAME mock upstream process, in one run on this machine.
 //
 //   ./node_modules/.bin/bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH]
-//                                        [--build] [--keep-logs]
+//                                        [--build] [--keep-logs] [--stages]
 //
-// Writes bench/results/<YYYY-MM-DD>-baseline.md (or --out) and prints the same tables.
+// --stages measures the guarded hot path (issue #3): Warden with a master key, and every request
+// authenticated with a virtual key that has request, token and concurrency limits (so the key
+// look-up, the WAF with its default policy, token counting and the rate limiter all run), at
+// c = 1, 32, 128, non-streaming only.
+//
+// Writes bench/results/<YYYY-MM-DD>-baseline.md (-hotpath.md with --stages; or --out) and prints
+// the same tables.
 // See bench/README.md for how to read them.
 import { spawn, type Subprocess } from "bun";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -29,16 +35,17 @@ interface Opts {
   out: string | undefined;
   build: boolean;
   keepLogs: boolean;
+  stages: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench/run.ts: ${msg}`);
-  console.error("usage: bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH] [--build] [--keep-logs]");
+  console.error("usage: bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH] [--build] [--keep-logs] [--stages]");
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { durationS: 10, streamDurationS: 10, quick: false, out: undefined, build: false, keepLogs: false };
+  const o: Opts = { durationS: 10, streamDurationS: 10, quick: false, out: undefined, build: false, keepLogs: false, stages: false };
   let dSet = false;
   let sSet = false;
   for (let i = 0; i < argv.length; i++) {
@@ -54,6 +61,7 @@ function parseArgs(argv: string[]): Opts {
       case "--out": o.out = argv[++i] ?? usage("--out needs a path"); break;
       case "--build": o.build = true; break;
       case "--keep-logs": o.keepLogs = true; break;
+      case "--stages": o.stages = true; break;
       case "-h": case "--help": usage();
       default: usage(`unknown argument: ${argv[i]}`);
     }
@@ -66,8 +74,11 @@ function parseArgs(argv: string[]): Opts {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const CONCURRENCY = [1, 4, 32, 128];
-const STREAM_LEVELS = opts.quick ? [100, 1000] : [100, 1000, 2000];
+const CONCURRENCY = opts.stages ? [1, 32, 128] : [1, 4, 32, 128];
+const STREAM_LEVELS = opts.stages ? [] : opts.quick ? [100, 1000] : [100, 1000, 2000];
+const MASTER_KEY = "bench-master-key-0123456789";
+/** The virtual key every request carries with --stages (created with `warden keys create`). */
+let clientKey: string | undefined;
 const WRK_TOKENS = 16;
 const STREAM_TOKENS = 40;
 const STREAM_DELAY_MS = 25;
@@ -259,11 +270,15 @@ interface Target {
 
 const LABEL: Record<TargetKey, string> = { direct: "direct (mock)", passthrough: "pass-through", warden: "Warden" };
 
+function clientHeaders(): Record<string, string> {
+  return clientKey ? { "content-type": "application/json", authorization: `Bearer ${clientKey}` } : { "content-type": "application/json" };
+}
+
 async function sanity(t: Target): Promise<string | undefined> {
   try {
     const r = await fetch(`${t.base}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: clientHeaders(),
       body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "Say hello" }], mock: { tokens: 4 } }),
       signal: AbortSignal.timeout(5000),
     });
@@ -273,7 +288,7 @@ async function sanity(t: Target): Promise<string | undefined> {
     if (j?.choices?.[0]?.message?.content !== "tok0 tok1 tok2 tok3") return `non-streaming: unexpected body ${text.slice(0, 300)}`;
     const s = await fetch(`${t.base}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: clientHeaders(),
       body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "Say hello" }], stream: true, mock: { tokens: 4, delayMs: 1 } }),
       signal: AbortSignal.timeout(5000),
     });
@@ -312,7 +327,7 @@ async function wrk(t: Target, mock: Server, c: number, durS: number): Promise<Wr
   const s0 = snapshot(t, mock);
   const r = await run(
     withNofile(["wrk", `-t${threads}`, `-c${c}`, `-d${durS}s`, "--timeout", "5s", "-s", join(BENCH, "wrk-chat.lua"), `${t.base}/chat/completions`]),
-    { env: baseEnv({ WRK_TOKENS: String(WRK_TOKENS) }), timeoutMs: (durS + 30) * 1000 },
+    { env: baseEnv({ WRK_TOKENS: String(WRK_TOKENS), ...(clientKey ? { WRK_AUTH: `Bearer ${clientKey}` } : {}) }), timeoutMs: (durS + 30) * 1000 },
   );
   const u = cpuDuring(s0, snapshot(t, mock), r.cpuS);
   const line = r.stdout.split("\n").find((l) => l.startsWith("WRK_JSON "));
@@ -486,7 +501,18 @@ async function main(): Promise<void> {
     WARDEN_UPSTREAM_MOCK_URL: `http://${HOST}:${mockPort}/v1`,
     WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt",
     WARDEN_LOG_LEVEL: "warn",
+    ...(opts.stages ? { WARDEN_MASTER_KEY: MASTER_KEY } : {}),
   });
+  if (opts.stages) {
+    // Limits far above what this machine can reach: every check runs, none refuses.
+    const created = await run(
+      [wardenBin, "keys", "create", "--tenant", "bench", "--name", "bench", "--rpm", "1000000000", "--tpm", "1000000000000", "--max-concurrent", "100000"],
+      { env: wardenEnv, timeoutMs: 30_000, cwd: workDir },
+    );
+    if (created.code !== 0) throw new Error(`warden keys create failed: ${created.stderr}`);
+    clientKey = JSON.parse(created.stdout).key;
+    if (typeof clientKey !== "string") throw new Error(`warden keys create printed no key: ${created.stdout}`);
+  }
   const warden = startServer("warden", [wardenBin, "serve"], wardenEnv, workDir);
   await waitReady(warden, `http://${HOST}:${wardenPort}/ready`, 60_000);
 
@@ -537,8 +563,8 @@ async function main(): Promise<void> {
 
   // Streaming: a short warm-up per target, then interleaved per stream count.
   const streamRes = new Map<string, StreamResult>();
-  console.log(`\n== streaming (${STREAM_TOKENS} tokens × ${STREAM_DELAY_MS} ms per stream, ${opts.streamDurationS} s per run)`);
-  for (const t of targets) {
+  if (STREAM_LEVELS.length > 0) console.log(`\n== streaming (${STREAM_TOKENS} tokens × ${STREAM_DELAY_MS} ms per stream, ${opts.streamDurationS} s per run)`);
+  for (const t of STREAM_LEVELS.length > 0 ? targets : []) {
     checkAlive();
     if (t.dead) continue;
     const w = await streamLoad(t, mock, 50, WARMUP_S);
@@ -592,9 +618,10 @@ async function main(): Promise<void> {
       String(c),
       w && p ? f2(w.rps / p.rps) : "—",
       w && d ? f2(w.rps / d.rps) : "—",
-      w && p ? sign(ms(w.p50_us - p.p50_us)) : "—",
-      w && d ? sign(ms(w.p50_us - d.p50_us)) : "—",
-      w && p ? sign(ms(w.p99_us - p.p99_us)) : "—",
+      w && p ? sign(w.p50_us - p.p50_us, 0) : "—",
+      w && d ? sign(w.p50_us - d.p50_us, 0) : "—",
+      w && d ? sign(w.p99_us - d.p99_us, 0) : "—",
+      w && p ? sign(w.p99_us - p.p99_us, 0) : "—",
     ]);
   }
   const stRows: string[][] = [];
@@ -632,9 +659,9 @@ async function main(): Promise<void> {
     wrkRows,
   );
   const nonStreamCmp = table(
-    ["c", "Warden / pass-through req/s", "Warden / direct req/s", "p50 added vs pass-through (ms)", "p50 added vs direct (ms)", "p99 added vs pass-through (ms)"],
+    ["c", "Warden / pass-through req/s", "Warden / direct req/s", "p50 added vs pass-through (µs)", "p50 added vs direct (µs)", "p99 added vs direct (µs)", "p99 added vs pass-through (µs)"],
     wrkCmp,
-    ["l", "r", "r", "r", "r", "r"],
+    ["l", "r", "r", "r", "r", "r", "r"],
   );
   const streamTable = table(
     ["streams", "target", "gap p50 ms", "gap p99 ms", "gap max ms", "TTFT p50 ms", "TTFT p99 ms", "completed", "tokens/s", "errors", "peak open", "proxy CPU µs/token", "client CPU s", "other CPU %"],
@@ -646,7 +673,24 @@ async function main(): Promise<void> {
     ["l", "r", "r", "r", "r"],
   );
 
-  const md = `# Warden benchmark — direct vs pass-through vs Warden${opts.quick ? " (quick smoke run)" : ""}
+  const streamSection = STREAM_LEVELS.length === 0 ? "" : `## Streaming chat completions (bench/stream-load.ts)
+
+Each of N concurrent streams asks for ${STREAM_TOKENS} tokens ${STREAM_DELAY_MS} ms apart and is restarted when it ends;
+streams are ramped up over 1 s, new ones start for ${opts.streamDurationS} s after the ramp, the rest finish (a stream still
+open ${STREAM_TOKENS * STREAM_DELAY_MS + 5000} ms after that counts as "stalled"). Gap = time between successive content-delta
+events of one stream at the client; TTFT = request start to first content delta. The ideal gap is ${STREAM_DELAY_MS} ms and
+the ideal TTFT ${STREAM_DELAY_MS} ms. "completed" counts streams that ended with [DONE]; "tokens/s" is content tokens
+received per second of the run (including ramp and tail), a finer throughput measure than "completed", which moves in
+steps of N when every stream takes about as long. "proxy CPU" is per content token delivered; "client CPU" is the load
+generator's CPU time (near the run's length means the client itself was the bottleneck).
+After a ${WARMUP_S} s warm-up per target with 50 streams.
+
+${streamTable}
+
+${streamCmp}
+${errSamples.length ? `\nStreaming error samples:\n\n${errSamples.join("\n")}\n` : ""}
+`;
+  const md = `# Warden benchmark — direct vs pass-through vs Warden${opts.stages ? " with every hot-path stage on" : ""}${opts.quick ? " (quick smoke run)" : ""}
 
 Command: \`${cmd}\`
 
@@ -673,7 +717,13 @@ absolute numbers mean little; compare targets within this one run (they ran inte
 Setup: one mock upstream process (\`bench/mock-upstream.ts\`), fronted by (a) nothing — the client talks to the mock
 directly, (b) \`bench/passthrough.ts\` (bare \`Bun.serve\` + \`fetch\`, \`BUN_CONFIG_MAX_HTTP_REQUESTS=${MAX_HTTP}\`),
 (c) \`dist/warden serve\` with \`WARDEN_UPSTREAM_MOCK_URL\`, \`WARDEN_UPSTREAM_MOCK_MODELS=mock-gpt\`,
-\`WARDEN_LOG_LEVEL=warn\`, no master key (auth off), default audit mode, nothing else set.
+\`WARDEN_LOG_LEVEL=warn\`, ${opts.stages
+    ? `\`WARDEN_MASTER_KEY\` set and every request authenticated with a virtual key of tenant \`bench\` created by
+\`warden keys create --rpm 1000000000 --tpm 1000000000000 --max-concurrent 100000\` (limits this machine cannot reach, so
+every stage runs and none refuses: smuggling guard, key look-up, body schema and WAF rules with the default policy,
+prompt token counting, GCRA and concurrency checks in memory), default audit mode, nothing else set. The same
+Authorization header goes to all three targets (the mock and the pass-through ignore it).`
+    : "no master key (auth off), default audit mode, nothing else set."}
 
 ## Non-streaming chat completions (wrk)
 
@@ -686,23 +736,7 @@ ${nonStreamTable}
 
 ${nonStreamCmp}
 
-## Streaming chat completions (bench/stream-load.ts)
-
-Each of N concurrent streams asks for ${STREAM_TOKENS} tokens ${STREAM_DELAY_MS} ms apart and is restarted when it ends;
-streams are ramped up over 1 s, new ones start for ${opts.streamDurationS} s after the ramp, the rest finish (a stream still
-open ${STREAM_TOKENS * STREAM_DELAY_MS + 5000} ms after that counts as "stalled"). Gap = time between successive content-delta
-events of one stream at the client; TTFT = request start to first content delta. The ideal gap is ${STREAM_DELAY_MS} ms and
-the ideal TTFT ${STREAM_DELAY_MS} ms. "completed" counts streams that ended with [DONE]; "tokens/s" is content tokens
-received per second of the run (including ramp and tail), a finer throughput measure than "completed", which moves in
-steps of N when every stream takes about as long. "proxy CPU" is per content token delivered; "client CPU" is the load
-generator's CPU time (near the run's length means the client itself was the bottleneck).
-After a ${WARMUP_S} s warm-up per target with 50 streams.
-
-${streamTable}
-
-${streamCmp}
-${errSamples.length ? `\nStreaming error samples:\n\n${errSamples.join("\n")}\n` : ""}
-## Notes
+${streamSection}## Notes
 
 - ${memLine}
 - other CPU: share of all ${nproc} cores used by processes other than this benchmark's, ${f1(otherBefore)} % in the
@@ -712,7 +746,7 @@ ${errSamples.length ? `\nStreaming error samples:\n\n${errSamples.join("\n")}\n`
 ${notes.map((n) => `- ${n}`).join("\n")}
 `;
 
-  const out = resolve(opts.out ?? join(BENCH, "results", `${startedAt.toISOString().slice(0, 10)}-${opts.quick ? "quick" : "baseline"}.md`));
+  const out = resolve(opts.out ?? join(BENCH, "results", `${startedAt.toISOString().slice(0, 10)}-${opts.quick ? "quick" : opts.stages ? "hotpath" : "baseline"}.md`));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, md);
   console.log(`\n${nonStreamTable}\n\n${nonStreamCmp}\n\n${streamTable}\n\n${streamCmp}\n`);

@@ -8,6 +8,9 @@ local tokens = tonumber(os.getenv("WRK_TOKENS") or "16") or 16
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+-- WRK_AUTH (env): an Authorization header value, e.g. "Bearer wdn-...", sent with every request.
+local auth = os.getenv("WRK_AUTH")
+if auth and auth ~= "" then wrk.headers["Authorization"] = auth end
 wrk.body = string.format(
   '{"model":"mock-gpt","messages":[{"role":"user","content":"Say hello"}],"mock":{"tokens":%d}}',
   tokens

@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { createGateway } from "./app";
 import { loadConfig } from "./config";
+import { entropy } from "../test/support/core";
 
 const KEY = "test-master-key-0123456789";
 const env = {
@@ -9,8 +10,8 @@ const env = {
   WARDEN_UPSTREAM_A_MODELS: "gpt-4o-mini,meta-llama/Llama-3.1-8B",
   WARDEN_MAX_BODY_BYTES: "2048",
 };
-const app = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
-const locked = createGateway(loadConfig({ ...env, WARDEN_MASTER_KEY: KEY }), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
+const app = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, entropy }).app;
+const locked = createGateway(loadConfig({ ...env, WARDEN_MASTER_KEY: KEY }), { coreVersion: "0.1.0", auditAlive: async () => true, entropy }).app;
 
 function post(path: string, body: string, headers: Record<string, string> = {}) {
   return new Request(`http://localhost${path}`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
@@ -25,9 +26,9 @@ describe("routes", () => {
     expect(await (await app.handle(new Request("http://localhost/health"))).json()).toEqual({ status: "ok" });
     const ready = await app.handle(new Request("http://localhost/ready"));
     expect(ready.status).toBe(200);
-    const noUpstream = createGateway(loadConfig({}), { coreVersion: "0.1.0", auditAlive: async () => true }).app;
+    const noUpstream = createGateway(loadConfig({}), { coreVersion: "0.1.0", auditAlive: async () => true, entropy }).app;
     expect((await noUpstream.handle(new Request("http://localhost/ready"))).status).toBe(503);
-    const deadWorker = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => false }).app;
+    const deadWorker = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => false, entropy }).app;
     const res = await deadWorker.handle(new Request("http://localhost/ready"));
     expect(res.status).toBe(503);
     expect(((await res.json()) as { checks: Record<string, boolean> }).checks.audit_worker).toBe(false);
@@ -58,8 +59,8 @@ describe("request errors", () => {
     { label: "bad JSON", body: "{not json", status: 400, code: "invalid_json", param: null },
     { label: "a JSON array", body: "[1,2]", status: 400, code: "invalid_json", param: null },
     { label: "no model", body: '{"messages":[]}', status: 400, code: "missing_required_parameter", param: "model" },
-    { label: "stream not boolean", body: '{"model":"gpt-4o-mini","stream":"yes"}', status: 400, code: "invalid_type", param: "stream" },
-    { label: "unknown model", body: '{"model":"gpt-9","messages":[]}', status: 404, code: "model_not_found", param: "model" },
+    { label: "stream not boolean", body: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":"yes"}', status: 400, code: "invalid_type", param: "stream" },
+    { label: "unknown model", body: '{"model":"gpt-9","messages":[{"role":"user","content":"Hi"}]}', status: 404, code: "model_not_found", param: "model" },
     { label: "body over the cap", body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x".repeat(4096) }] }), status: 413, code: "request_too_large", param: null },
   ])("$label → $status $code", async ({ body, status, code, param }) => {
     const res = await app.handle(post("/v1/chat/completions", body));
@@ -101,14 +102,14 @@ describe("strict audit mode", () => {
   const notDurable = { handOff: () => Promise.resolve(false), query: async () => ({ ok: false as const, status: 503, message: "down" }) };
 
   test("a refusal whose record cannot be made durable is answered 503 audit_unavailable", async () => {
-    const strict = createGateway(loadConfig({ ...env, WARDEN_AUDIT_MODE: "strict" }), { coreVersion: "0.1.0", auditAlive: async () => true, audit: notDurable }).app;
+    const strict = createGateway(loadConfig({ ...env, WARDEN_AUDIT_MODE: "strict" }), { coreVersion: "0.1.0", auditAlive: async () => true, entropy, audit: notDurable }).app;
     const res = await strict.handle(post("/v1/chat/completions", "{bad"));
     expect(res.status).toBe(503);
     expect((await error(res)).code).toBe("audit_unavailable");
   });
 
   test("in async mode the same failure does not touch the reply", async () => {
-    const relaxed = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, audit: { ...notDurable, handOff: () => undefined } }).app;
+    const relaxed = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, entropy, audit: { ...notDurable, handOff: () => undefined } }).app;
     expect((await relaxed.handle(post("/v1/chat/completions", "{bad"))).status).toBe(400);
   });
 });

@@ -1,7 +1,14 @@
 /**
  * The HTTP surface, with the hot path in order:
  *
- *   guard (body cap) ─▶ auth (key → principal) ─▶ adapter (model → upstream) ─▶ forwarder ─▶ upstream
+ *   guard ─▶ auth ─▶ WAF ─▶ rate limit ─▶ adapter ─▶ forwarder ─▶ upstream
+ *
+ *   guard       src/guard      an unambiguous, bounded request; the body read under its cap
+ *   auth        src/auth       key → principal (key id, tenant, limits, allowed models, policy)
+ *   WAF         src/waf        JSON depth and schema, then the content rules under the policy
+ *   rate limit  src/ratelimit  requests, tokens (src/tokens counts them) and concurrency
+ *   adapter     src/adapter    model → upstream, and may this key use that model
+ *   forwarder   src/forwarder  the upstream call, deadlines, SSE pass-through
  *
  * The forwarded routes are one plain function, {@link Gateway.proxy}, that runs the stages in
  * that order. In production Bun's native router calls it directly (`gateway.routes`): Elysia's
@@ -22,14 +29,17 @@ import type { Config } from "./config";
 import { assertModelAllowed, createAuthenticator, modelAllowed, type Principal } from "./auth";
 import { adminApi } from "./admin";
 import type { KeyStore } from "./keys/store";
-import { guardRequest, readBody } from "./guard";
-import { modelTable, parseRequest } from "./adapter";
+import { guardRequest, readBody, rewrittenTarget } from "./guard";
+import { parseBody, validateBody, createWaf, mergePolicies, wafError, type EntropyBatch, type WafPolicy } from "./waf";
+import { createMemoryLimiter, rateLimitError, rateLimitHeaders, subject, type Decision, type Limits, type RateLimiter, type Subject } from "./ratelimit";
+import { countPromptTokens, countText } from "./tokens";
+import { modelTable, routeRequest } from "./adapter";
 import { forward } from "./forwarder";
 import { GatewayError, openAIError } from "./errors";
 import type { Endpoint } from "./providers/openai";
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
-import type { HandOff, RateLimitMark, WafMark } from "./audit/record";
+import { extract, type HandOff, type RateLimitMark, type WafMark } from "./audit/record";
 import { log } from "./log";
 
 /** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
@@ -46,6 +56,10 @@ export interface AppDeps {
   audit?: AuditPort;
   /** Virtual keys and tenants; without a store only the master key authenticates, and there is no admin API. */
   keys?: KeyStore;
+  /** The Rust core's batched byte entropy (NativeCore.byteEntropy), for the WAF's secret rules. */
+  entropy: EntropyBatch;
+  /** Rate-limit store; an in-memory one when left out. */
+  limiter?: RateLimiter;
 }
 
 const started = Math.floor(Date.now() / 1000);
@@ -60,6 +74,12 @@ function pathOf(url: string): string {
 
 const EMPTY: Uint8Array[] = [];
 const NO_MARKS: WafMark[] = [];
+const NO_SUBJECTS: Subject[] = [];
+const encoder = new TextEncoder();
+
+function limitsOf(l: Limits): Limits | undefined {
+  return l.rpm === null && l.tpm === null && l.maxConcurrent === null ? undefined : { rpm: l.rpm, tpm: l.tpm, maxConcurrent: l.maxConcurrent };
+}
 /**
  * Request ids like OpenAI's (`req_` + 32 hex digits): 64 random bits fixed per process, then a
  * 64-bit counter. Unique within and across restarts, and far cheaper than a UUID per request.
@@ -108,6 +128,35 @@ export function createGateway(config: Config, deps: AppDeps) {
     data: config.upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
   };
 
+  const waf = createWaf(deps.entropy);
+  const limiter = deps.limiter ?? createMemoryLimiter();
+
+  // Per-key derivations, cached on the key record: the store hands out one frozen record per key
+  // until something in the database changes, so these are computed about once per key.
+  const policies = new WeakMap<object, WafPolicy>();
+  /** The operator's policy, refined by the tenant's and then the key's own. */
+  function policyOf(p: Principal): WafPolicy {
+    if (p.key === null) return config.wafPolicy;
+    let policy = policies.get(p.key);
+    if (policy === undefined) policies.set(p.key, (policy = mergePolicies(config.wafPolicy, p.tenantRecord?.wafPolicy, p.key.wafPolicy)));
+    return policy;
+  }
+  const subjects = new WeakMap<object, Subject[]>();
+  /** Who is limited: the key and its tenant, where they have limits. The master key never is. */
+  function subjectsOf(p: Principal): Subject[] {
+    if (p.key === null) return NO_SUBJECTS;
+    let list = subjects.get(p.key);
+    if (list === undefined) {
+      list = [];
+      const own = limitsOf(p.key);
+      if (own) list.push(subject(`key:${p.key.id}`, own));
+      const shared = p.tenantRecord && limitsOf(p.tenantRecord);
+      if (shared) list.push(subject(`tenant:${p.key.tenant}`, shared));
+      subjects.set(p.key, list);
+    }
+    return list;
+  }
+
   const audit = deps.audit;
   const strict = config.auditMode === "strict";
 
@@ -130,8 +179,9 @@ export function createGateway(config: Config, deps: AppDeps) {
     let principal: Principal | null = null; // stays null when auth refuses
     let model: string | null = null;
     let upstream: string | null = null;
-    let waf: WafMark[] = NO_MARKS;
+    let wafMarks: WafMark[] = NO_MARKS;
     let rateLimit: RateLimitMark | null = null;
+    let decision: Decision | undefined;
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
       durable(audit?.handOff({
         time,
@@ -148,7 +198,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         request: body === undefined ? EMPTY : [body],
         response,
         streamed,
-        waf,
+        waf: wafMarks,
         rateLimit,
       }, strict));
     try {
@@ -158,23 +208,70 @@ export function createGateway(config: Config, deps: AppDeps) {
       principal = authenticate(request.headers);
       stage = "guard";
       body = await readBody(request, config.maxBodyBytes);
+
+      stage = "waf";
+      const json = parseBody(body, config.maxJsonDepth);
+      validateBody(endpoint, json);
+      model = json.model as string;
+      const verdict = waf.inspect(endpoint, json, policyOf(principal));
+      if (verdict.findings.length > 0) wafMarks = verdict.findings.map((f) => ({ rule: f.rule, action: f.action, param: f.param }));
+      if (verdict.blocked) throw wafError(verdict.blocked);
+      const forwarded = verdict.redacted ? encoder.encode(JSON.stringify(verdict.body)) : body;
+
+      stage = "ratelimit";
+      const limited = subjectsOf(principal);
+      let countsTokens = false;
+      if (limited.length > 0) {
+        countsTokens = limited.some((x) => x.limits.tpm !== null);
+        const promptTokens = countsTokens ? countPromptTokens(endpoint, model, verdict.body, principal.tenant ?? "") : 0;
+        const pending = limiter.check(limited, promptTokens);
+        decision = pending instanceof Promise ? await pending : pending;
+        rateLimit = {
+          outcome: !decision.allowed ? "limited" : decision.enforced ? "allowed" : "unenforced",
+          reason: decision.allowed ? null : decision.reason,
+          subject: decision.allowed ? null : decision.subject,
+        };
+        if (!decision.allowed) throw rateLimitError(decision);
+      }
+
       stage = "adapter";
-      const parsed = parseRequest(body, endpoint, models);
-      model = parsed.model;
-      stage = "auth";
+      const route = routeRequest(json, models);
       assertModelAllowed(principal, model);
-      upstream = parsed.target.upstream.name;
+      upstream = route.target.upstream.name;
+
       stage = "forwarder";
       // Model replies can take minutes; our own deadlines (forwarder) replace Bun's idle timeout.
       server?.timeout(request, 0);
+      const held = decision;
       const reply = await forward(
-        { target: parsed.target, endpoint, body, stream: parsed.stream, requestId, clientHeaders: request.headers, clientSignal: request.signal },
+        {
+          target: route.target,
+          endpoint,
+          body: forwarded,
+          stream: route.stream,
+          requestId,
+          clientHeaders: request.headers,
+          clientSignal: request.signal,
+          headers: held === undefined ? undefined : rateLimitHeaders(held),
+        },
         config,
-        (o) => record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed),
+        (o) => {
+          // The reply has ended (streams too): free the concurrency slot, charge its tokens.
+          if (held !== undefined) {
+            limiter.release(held);
+            if (countsTokens) {
+              const { content, usage } = extract(o.response, o.streamed);
+              const spent = limiter.charge(limited, usage?.completion_tokens ?? countText(model!, content));
+              if (spent instanceof Promise) spent.catch(() => {}); // the store's failure mode is the check's business
+            }
+          }
+          return record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed);
+        },
         strict,
       );
       return reply;
     } catch (e) {
+      if (decision !== undefined) limiter.release(decision); // a no-op once released
       if (!(e instanceof GatewayError)) throw e;
       const bytes = e.body();
       e.stage ??= stage;
@@ -182,7 +279,7 @@ export function createGateway(config: Config, deps: AppDeps) {
       // (An "audit" failure was already recorded, and failed to become durable.)
       const refused = e.stage !== "audit" && (await record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false;
       const res = refused
-        ? new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable").toResponse()
+        ? new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable", null, e.headers).toResponse()
         : e.toResponse(bytes);
       res.headers.set("x-request-id", requestId);
       return res;
@@ -303,7 +400,13 @@ export function listen(gateway: Gateway, opts: ListenOptions) {
     reusePort: false,
     development: false,
     routes,
-    fetch: app.fetch,
+    fetch(request, server) {
+      // Bun's router matches the raw request target, but request.url arrives with dot segments
+      // removed and backslashes turned into slashes: a proxied POST that missed the router was
+      // spelled differently on the wire (/v1/x/../chat/completions), and is refused as ambiguous.
+      if (request.method === "POST" && pathOf(request.url) in PROXIED) return rewrittenTarget().toResponse();
+      return app.fetch(request, server);
+    },
     error(error) {
       log("error", "unhandled error", { error: error.stack ?? error.message });
       return openAIError(500, "The gateway had an internal error while processing your request.", "server_error", "internal_error");

@@ -13,6 +13,7 @@ import { startAuditWorker } from "./audit";
 import { parseSignerKey, verifierKeyOf } from "./audit/note";
 import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
+import { createRateLimiter, type RateLimiter } from "./ratelimit";
 import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
 import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
@@ -104,6 +105,12 @@ interface Running {
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
   keys?: KeyStore;
+  limiter?: RateLimiter;
+}
+
+/** A Redis URL fit for the log: its password (redis://:secret@host) replaced. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, (_, auth: string) => `//${auth.includes(":") ? `${auth.split(":")[0]}:***` : "***"}@`);
 }
 
 /**
@@ -121,6 +128,7 @@ function handleStopSignals(running: Running): void {
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
     running.keys?.close();
+    running.limiter?.close();
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
@@ -172,7 +180,16 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const gateway = createGateway(config, { coreVersion: core.version, auditAlive: () => audit.ping(), audit, keys });
+  const limiter = running.limiter = createRateLimiter(config);
+  if (config.rateLimitStore === "redis") log("info", "rate limits shared through Redis", { redis: redactUrl(config.redisUrl!), on_failure: config.redisFailure });
+  const gateway = createGateway(config, {
+    coreVersion: core.version,
+    auditAlive: () => audit.ping(),
+    audit,
+    keys,
+    entropy: (spans) => core.byteEntropy(spans),
+    limiter,
+  });
   let server: ReturnType<typeof listen>;
   try {
     server = running.server = listen(gateway, {

@@ -1,13 +1,12 @@
 /**
- * Stage 5, the adapter: reads what the client asked for (model, streaming) from the JSON body and
- * picks the upstream that serves that model.
+ * Stage 5, the adapter: picks the upstream that serves the model the client asked for.
  *
- * The body is parsed once to learn the model, but the client's original bytes are what we
- * forward: no re-serialisation on the hot path, and the upstream sees exactly what was audited.
+ * The body was parsed once, by the WAF stage; unless the WAF redacted something, the client's
+ * original bytes are what we forward: no re-serialisation on the hot path.
  */
 import type { Upstream } from "../config";
 import { GatewayError } from "../errors";
-import { prepare, type Endpoint, type UpstreamTarget } from "../providers/openai";
+import { prepare, type UpstreamTarget } from "../providers/openai";
 
 export interface ParsedRequest {
   model: string;
@@ -26,37 +25,15 @@ export function modelTable(upstreams: Upstream[]): ModelTable {
   return table;
 }
 
-const decoder = new TextDecoder();
-
 /**
+ * Picks the upstream for a body the WAF stage has already parsed and validated against the
+ * endpoint's schema (so `model` is a non-empty string and `stream` a boolean if present).
+ *
  * @example
- * const { model, stream, target } = parseRequest(bodyBytes, "chat/completions", table);
+ * const { model, stream, target } = routeRequest(body, table);
  */
-export function parseRequest(body: Uint8Array, endpoint: Endpoint, models: ModelTable): ParsedRequest {
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(body));
-  } catch {
-    throw new GatewayError(
-      400,
-      "We could not parse the JSON body of your request. The request body must be a JSON object.",
-      "invalid_request_error",
-      "invalid_json",
-    );
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new GatewayError(400, "The request body must be a JSON object.", "invalid_request_error", "invalid_json");
-  }
-  const { model, stream } = json as { model?: unknown; stream?: unknown };
-  if (typeof model !== "string" || model === "") {
-    throw new GatewayError(400, "You must provide a model parameter.", "invalid_request_error", "missing_required_parameter", "model");
-  }
-  if (stream !== undefined && stream !== null && typeof stream !== "boolean") {
-    throw new GatewayError(400, "Invalid type for 'stream': expected a boolean.", "invalid_request_error", "invalid_type", "stream");
-  }
-  if (stream === true && endpoint === "embeddings") {
-    throw new GatewayError(400, "Embeddings cannot be streamed.", "invalid_request_error", "invalid_value", "stream");
-  }
+export function routeRequest(body: Record<string, unknown>, models: ModelTable): ParsedRequest {
+  const model = body.model as string;
   const target = models.get(model);
   if (target === undefined) {
     throw new GatewayError(
@@ -67,5 +44,5 @@ export function parseRequest(body: Uint8Array, endpoint: Endpoint, models: Model
       "model",
     );
   }
-  return { model, stream: stream === true, target };
+  return { model, stream: body.stream === true, target };
 }

@@ -7,6 +7,7 @@ import { createGateway } from "../app";
 import { loadConfig } from "../config";
 import { isWellFormed, secretHash } from "../keys/secret";
 import { openKeyStore } from "../keys/store";
+import { entropy } from "../../test/support/core";
 
 const MASTER = "admin-master-key-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "warden-admin-"));
@@ -17,7 +18,7 @@ afterAll(() => {
 });
 
 const env = { WARDEN_UPSTREAM_A_URL: "http://127.0.0.1:1/v1", WARDEN_UPSTREAM_A_MODELS: "gpt-4o-mini,gpt-4o", WARDEN_MASTER_KEY: MASTER };
-const deps = { coreVersion: "0.1.0", auditAlive: async () => true, keys: store };
+const deps = { coreVersion: "0.1.0", auditAlive: async () => true, entropy, keys: store };
 const { app } = createGateway(loadConfig(env), deps);
 
 interface Err {

@@ -11,6 +11,7 @@ import { createGateway, type AuditPort } from "../app";
 import type { HandOff } from "../audit/record";
 import { loadConfig } from "../config";
 import { openKeyStore } from "../keys/store";
+import { entropy } from "../../test/support/core";
 
 const MASTER = "test-master-key-0123456789";
 const dir = mkdtempSync(join(tmpdir(), "warden-auth-gw-"));
@@ -31,7 +32,7 @@ const audit: AuditPort = {
   query: async () => ({ ok: false, status: 503, message: "no ledger here" }),
 };
 const env = { WARDEN_UPSTREAM_MOCK_URL: mock.url, WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-gpt-mini,mock-embed", WARDEN_MASTER_KEY: MASTER };
-const { app } = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, audit, keys: store });
+const { app } = createGateway(loadConfig(env), { coreVersion: "0.1.0", auditAlive: async () => true, entropy, audit, keys: store });
 beforeEach(() => {
   records.length = 0;
 });

@@ -28,6 +28,17 @@ describe("loadConfig", () => {
     expect(c.upstreams).toEqual([]);
   });
 
+  test("the WAF policy is the default with the operator's entries over it", () => {
+    expect(loadConfig({}).wafPolicy).toEqual({ injection: "block", secret: "redact", pii: "flag" });
+    expect(loadConfig({ WARDEN_WAF_POLICY: "injection=flag, pii.email=redact" }).wafPolicy).toEqual({ injection: "flag", secret: "redact", pii: "flag", "pii.email": "redact" });
+  });
+
+  test("rate limits live in memory unless a Redis URL is given; Redis failures fail open by default", () => {
+    expect(loadConfig({})).toMatchObject({ rateLimitStore: "memory", redisUrl: undefined, redisFailure: "open" });
+    expect(loadConfig({ WARDEN_REDIS_URL: "redis://:pw@10.0.0.5:6379" })).toMatchObject({ rateLimitStore: "redis", redisUrl: "redis://:pw@10.0.0.5:6379" });
+    expect(loadConfig({ WARDEN_REDIS_URL: "redis://h:6379", WARDEN_RATE_LIMIT_STORE: "memory", WARDEN_REDIS_FAILURE: "closed" })).toMatchObject({ rateLimitStore: "memory", redisFailure: "closed" });
+  });
+
   test("audit mode is async unless strict is asked for", () => {
     expect(loadConfig({ WARDEN_AUDIT_MODE: "strict" }).auditMode).toBe("strict");
   });
@@ -64,6 +75,14 @@ describe("loadConfig", () => {
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "bogus" }, "WARDEN_UPSTREAM_X_PROVIDER"],
     [{ ...one, WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen" }, "WARDEN_UPSTREAM_Z_MODELS"],
     [{ WARDEN_UPSTREAM_lower_URL: "http://h/v1" }, "WARDEN_UPSTREAM_lower_URL"],
+    [{ WARDEN_MAX_HEADER_BYTES: "65536" }, "WARDEN_MAX_HEADER_BYTES"],
+    [{ WARDEN_MAX_JSON_DEPTH: "2" }, "WARDEN_MAX_JSON_DEPTH"],
+    [{ WARDEN_WAF_POLICY: "injection=block,pii.emial=redact" }, "WARDEN_WAF_POLICY"],
+    [{ WARDEN_WAF_POLICY: "secret=maybe" }, "WARDEN_WAF_POLICY"],
+    [{ WARDEN_RATE_LIMIT_STORE: "redis" }, "WARDEN_RATE_LIMIT_STORE"],
+    [{ WARDEN_RATE_LIMIT_STORE: "disk" }, "WARDEN_RATE_LIMIT_STORE"],
+    [{ WARDEN_REDIS_URL: "127.0.0.1:6379" }, "WARDEN_REDIS_URL"],
+    [{ WARDEN_REDIS_URL: "redis://127.0.0.1:6379", WARDEN_REDIS_FAILURE: "maybe" }, "WARDEN_REDIS_FAILURE"],
   ] as [Record<string, string>, string][])("refuses %o naming %s", (env, variable) => {
     const e = refusal(env);
     expect(e.variable).toBe(variable);

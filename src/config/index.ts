@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnvFile } from "./env-file";
+import { DEFAULT_POLICY, mergePolicies, parsePolicy, type WafPolicy } from "../waf/policy";
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -38,8 +39,8 @@ export interface Config {
   maxBodyBytes: number;
   maxHeaderBytes: number;
   maxJsonDepth: number;
-  /** Raw WARDEN_WAF_POLICY ("category=action,rule.id=action"); src/waf parses and checks it. */
-  wafPolicy: string;
+  /** The default WAF policy with WARDEN_WAF_POLICY's entries over it; tenants and keys refine it. */
+  wafPolicy: WafPolicy;
   rateLimitStore: "memory" | "redis";
   redisUrl: string | undefined;
   /** What rate limiting does when Redis cannot be reached: let requests through, or refuse them. */
@@ -118,9 +119,10 @@ export function loadConfig(env: Env): Config {
     auditMode,
     logLevel,
     maxBodyBytes: int(env, "WARDEN_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    maxHeaderBytes: int(env, "WARDEN_MAX_HEADER_BYTES", 16 * 1024, 1024, 64 * 1024),
+    // Bun's parser answers 431 itself above 16 KiB, so a larger limit could never apply.
+    maxHeaderBytes: int(env, "WARDEN_MAX_HEADER_BYTES", 16 * 1024, 1024, 16 * 1024),
     maxJsonDepth: int(env, "WARDEN_MAX_JSON_DEPTH", 64, 4, 1000),
-    wafPolicy: env.WARDEN_WAF_POLICY ?? "",
+    wafPolicy: wafPolicy(env),
     ...rateLimits(env),
     connectTimeoutMs: int(env, "WARDEN_CONNECT_TIMEOUT_MS", 10_000, 1, 600_000),
     firstByteTimeoutMs,
@@ -224,6 +226,14 @@ function rateLimits(env: Env): Pick<Config, "rateLimitStore" | "redisUrl" | "red
     throw new ConfigError("WARDEN_RATE_LIMIT_STORE", "is redis, but WARDEN_REDIS_URL is not set");
   }
   return { rateLimitStore, redisUrl, redisFailure: oneOf(env, "WARDEN_REDIS_FAILURE", ["open", "closed"] as const) };
+}
+
+function wafPolicy(env: Env): WafPolicy {
+  try {
+    return Object.freeze(mergePolicies(DEFAULT_POLICY, parsePolicy(env.WARDEN_WAF_POLICY ?? "")));
+  } catch (e) {
+    throw new ConfigError("WARDEN_WAF_POLICY", (e as Error).message);
+  }
 }
 
 function host(env: Env): string {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { createGateway, listen as serve } from "../app";
 import { loadConfig, type Config } from "../config";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
+import { entropy } from "../../test/support/core";
 
 let mock: MockUpstream;
 let base: string;
@@ -23,7 +24,7 @@ function configFor(upstreamUrl: string, extra: Record<string, string> = {}): Con
 }
 
 function listen(config: Config, idleTimeout = 2): { url: string; stop: () => Promise<void> } {
-  const server = serve(createGateway(config, { coreVersion: "test", auditAlive: async () => true }), {
+  const server = serve(createGateway(config, { coreVersion: "test", auditAlive: async () => true, entropy }), {
     hostname: "127.0.0.1",
     port: 0,
     idleTimeout,
@@ -128,7 +129,7 @@ describe("forwarding", () => {
     try {
       const res = await fetch(`${app.url}/v1/chat/completions`, {
         method: "POST",
-        body: JSON.stringify({ model: "mock-gpt", messages: [], mock: { firstByteDelayMs: 2500 } }),
+        body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "Hi" }], mock: { firstByteDelayMs: 2500 } }),
       });
       expect(res.status).toBe(200);
       expect(((await res.json()) as { object: string }).object).toBe("chat.completion");

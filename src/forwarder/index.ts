@@ -20,6 +20,8 @@ export interface ForwardInput {
   clientHeaders: Headers;
   /** The client's request signal: aborted when the client disconnects before we answered. */
   clientSignal: AbortSignal;
+  /** Headers of ours for the client's reply (the rate limiter's x-ratelimit-*). */
+  headers?: Record<string, string>;
 }
 
 type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamIdleTimeoutMs" | "keepAliveMs">;
@@ -29,8 +31,8 @@ type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamId
 const PASSED_BACK = ["content-type", "retry-after", "openai-processing-ms"] as const;
 
 /** A plain object, not a Headers instance: measurably cheaper to build and hand to Response. */
-function replyHeaders(from: Headers, requestId: string, stream: boolean): Record<string, string> {
-  const h: Record<string, string> = { "x-request-id": requestId };
+function replyHeaders(from: Headers, requestId: string, stream: boolean, ours: Record<string, string> | undefined): Record<string, string> {
+  const h: Record<string, string> = ours === undefined ? { "x-request-id": requestId } : { ...ours, "x-request-id": requestId };
   for (const name of PASSED_BACK) {
     const v = from.get(name);
     if (v !== null) h[name] = v;
@@ -113,7 +115,7 @@ export async function forward(
       () => onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true }),
       strictAudit,
     );
-    return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true) });
+    return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers) });
   }
 
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
@@ -131,7 +133,7 @@ export async function forward(
   if (durable !== undefined && (await durable) === false) {
     throw new GatewayError(503, "The gateway could not make the audit record of this reply durable; it was not delivered.", "server_error", "audit_unavailable", null, undefined, "audit");
   }
-  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false) });
+  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers) });
 }
 
 /** The upstream's own message, if it sent an OpenAI-shaped error. */

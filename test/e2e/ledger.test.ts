@@ -59,7 +59,7 @@ describe("the ledger, as a third party checks it", () => {
       await client.chat.completions.create({ model: "mock-gpt", messages: [{ role: "user", content: "one" }] });
       const stream = await client.chat.completions.create({ model: "mock-gpt", messages: [{ role: "user", content: "two" }], stream: true });
       for await (const _ of stream);
-      await client.chat.completions.create({ model: "nope", messages: [] }).catch(() => {});
+      await client.chat.completions.create({ model: "nope", messages: [{ role: "user", content: "four" }] }).catch(() => {});
       const sent = '{"model":"mock-gpt","messages":[{"role":"user","content":"three"}]}';
       await (await fetch(`${w.url}/v1/chat/completions`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: sent })).text();
       await fetch(`${w.url}/v1/chat/completions`, { method: "POST", body: "{}" }); // no key: refused by auth
