@@ -1,10 +1,13 @@
 #!/bin/sh
-# Installs the Debian packages the tests drive for real (a Redis server for the shared rate-limit
-# store), if they are missing. Runs before `npm test`; on a machine without apt it says what to
+# Installs the Debian packages the tests drive for real, if they are missing: a Redis server for
+# the shared rate-limit store, promtool (package prometheus) to check the /metrics exposition,
+# and Chromium for the dashboard's browser test. Runs before `npm test`; on a machine without apt it says what to
 # install instead of failing later with a confusing error.
 set -eu
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -z "$missing" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "tests need:$missing (install them with your package manager)" >&2
