@@ -45,7 +45,6 @@ export interface Config {
   redisUrl: string | undefined;
   /** What rate limiting does when Redis cannot be reached: let requests through, or refuse them. */
   redisFailure: "open" | "closed";
-  connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
@@ -59,7 +58,7 @@ export interface Config {
 const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
 
 /** Variables read outside the WARDEN_UPSTREAM_* groups, with their defaults. */
-const KNOWN = new Set([
+export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   "WARDEN_HOST",
   "WARDEN_PORT",
   "WARDEN_DATA_DIR",
@@ -73,7 +72,6 @@ const KNOWN = new Set([
   "WARDEN_RATE_LIMIT_STORE",
   "WARDEN_REDIS_URL",
   "WARDEN_REDIS_FAILURE",
-  "WARDEN_CONNECT_TIMEOUT_MS",
   "WARDEN_FIRST_BYTE_TIMEOUT_MS",
   "WARDEN_REQUEST_TIMEOUT_MS",
   "WARDEN_STREAM_IDLE_TIMEOUT_MS",
@@ -95,7 +93,7 @@ type Env = Record<string, string | undefined>;
  */
 export function loadConfig(env: Env): Config {
   for (const name of Object.keys(env)) {
-    if (name.startsWith("WARDEN_") && !KNOWN.has(name) && !UPSTREAM_VAR.test(name)) {
+    if (name.startsWith("WARDEN_") && !KNOWN_VARIABLES.has(name) && !UPSTREAM_VAR.test(name)) {
       throw new ConfigError(name, "unknown variable (misspelt? see deploy/warden.env.example)");
     }
   }
@@ -124,7 +122,6 @@ export function loadConfig(env: Env): Config {
     maxJsonDepth: int(env, "WARDEN_MAX_JSON_DEPTH", 64, 4, 1000),
     wafPolicy: wafPolicy(env),
     ...rateLimits(env),
-    connectTimeoutMs: int(env, "WARDEN_CONNECT_TIMEOUT_MS", 10_000, 1, 600_000),
     firstByteTimeoutMs,
     requestTimeoutMs,
     streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),

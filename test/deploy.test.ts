@@ -1,0 +1,38 @@
+/**
+ * The deploy/ files are part of the product: the documented env file must name every variable
+ * the config knows (and only those) and load as a valid config; the systemd unit must stay as
+ * locked down as the README says.
+ */
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KNOWN_VARIABLES, loadConfig } from "../src/config";
+import { parseEnvFile } from "../src/config/env-file";
+
+const deploy = join(import.meta.dir, "../deploy");
+const example = readFileSync(join(deploy, "warden.env.example"), "utf8");
+
+describe("deploy/warden.env.example", () => {
+  test("documents every variable the config reads, and no other", () => {
+    const mentioned = new Set([...example.matchAll(/\bWARDEN_[A-Z0-9_]+\b/g)].map((m) => m[0]).filter((n) => !n.startsWith("WARDEN_UPSTREAM_")));
+    expect([...KNOWN_VARIABLES].filter((n) => !mentioned.has(n))).toEqual([]);
+    expect([...mentioned].filter((n) => !KNOWN_VARIABLES.has(n))).toEqual([]);
+    for (const field of ["URL", "KEY", "MODELS", "PROVIDER"]) expect(example).toContain(`WARDEN_UPSTREAM_<NAME>_${field}`);
+  });
+
+  test("loads as a valid configuration, as installed to /etc/warden/warden.env", () => {
+    const config = loadConfig(parseEnvFile(example, "warden.env.example"));
+    expect(config.dataDir).toBe("/var/lib/warden");
+  });
+});
+
+const analyze = Bun.which("systemd-analyze");
+describe.skipIf(analyze === null)("deploy/warden.service", () => {
+  test("systemd-analyze security rates its exposure at most 1.5", () => {
+    const r = Bun.spawnSync([analyze!, "security", "--offline=yes", join(deploy, "warden.service")], { stdout: "pipe", stderr: "pipe" });
+    const out = r.stdout.toString() + r.stderr.toString();
+    const score = /Overall exposure level for warden\.service: ([\d.]+)/.exec(out);
+    expect(score).not.toBeNull();
+    expect(Number(score![1])).toBeLessThanOrEqual(1.5);
+  });
+});
