@@ -117,23 +117,49 @@ const PROXIED: Record<string, Endpoint> = {
 };
 const PATHS = Object.fromEntries(Object.entries(PROXIED).map(([path, endpoint]) => [endpoint, path])) as Record<Endpoint, string>;
 
+/** The configured models in the OpenAI list shape (GET /v1/models). */
+function modelListOf(upstreams: Config["upstreams"]) {
+  return {
+    object: "list",
+    data: upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
+  };
+}
+
+/** Settings SIGHUP applies to a running gateway; the rest are fixed at start. */
+const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel"] as const;
+/** Settings fixed at start, by the variable operators know them by. */
+const RESTART_ONLY: [keyof Config, string][] = [
+  ["host", "WARDEN_HOST"],
+  ["port", "WARDEN_PORT"],
+  ["dataDir", "WARDEN_DATA_DIR"],
+  ["masterKey", "WARDEN_MASTER_KEY"],
+  ["auditMode", "WARDEN_AUDIT_MODE"],
+  ["maxBodyBytes", "WARDEN_MAX_BODY_BYTES"],
+  ["maxHeaderBytes", "WARDEN_MAX_HEADER_BYTES"],
+  ["rateLimitStore", "WARDEN_RATE_LIMIT_STORE"],
+  ["redisUrl", "WARDEN_REDIS_URL"],
+  ["redisFailure", "WARDEN_REDIS_FAILURE"],
+  ["ledgerOrigin", "WARDEN_LEDGER_ORIGIN"],
+  ["ledgerSigningKey", "WARDEN_LEDGER_SIGNING_KEY"],
+  ["checkpointEveryRecords", "WARDEN_CHECKPOINT_RECORDS"],
+  ["checkpointEveryMs", "WARDEN_CHECKPOINT_INTERVAL_MS"],
+  ["shutdownGraceMs", "WARDEN_SHUTDOWN_GRACE_MS"],
+];
+
 export function createGateway(config: Config, deps: AppDeps) {
-  const models = modelTable(config.upstreams);
+  let models = modelTable(config.upstreams);
   const authenticate = createAuthenticator({ masterKey: config.masterKey, store: deps.keys });
   /** Principals of Elysia-served /v1 requests, found in onRequest and read by the handlers. */
   const principals = new WeakMap<Request, Principal>();
   const guardLimits = { maxHeaderBytes: config.maxHeaderBytes };
-  const modelList = {
-    object: "list",
-    data: config.upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
-  };
+  let modelList = modelListOf(config.upstreams);
 
   const waf = createWaf(deps.entropy);
   const limiter = deps.limiter ?? createMemoryLimiter();
 
   // Per-key derivations, cached on the key record: the store hands out one frozen record per key
   // until something in the database changes, so these are computed about once per key.
-  const policies = new WeakMap<object, WafPolicy>();
+  let policies = new WeakMap<object, WafPolicy>();
   /** The operator's policy, refined by the tenant's and then the key's own. */
   function policyOf(p: Principal): WafPolicy {
     if (p.key === null) return config.wafPolicy;
@@ -376,7 +402,24 @@ export function createGateway(config: Config, deps: AppDeps) {
   const routes = Object.fromEntries(
     Object.entries(PROXIED).map(([path, endpoint]) => [path, { POST: (req: Request, server: Server) => proxy(endpoint, req, server) }]),
   );
-  return { app, routes, proxy };
+  /**
+   * SIGHUP: applies the new config's upstreams, models, WAF policy, deadlines and log level to
+   * requests that start from now on; requests in flight finish as they began. Returns the
+   * variables whose new values only take effect after a restart.
+   *
+   * @example
+   * const ignored = gateway.reload(loadConfig(env)); // e.g. ["WARDEN_PORT"]
+   */
+  function reload(next: Config): string[] {
+    const ignored = RESTART_ONLY.filter(([k]) => JSON.stringify(next[k]) !== JSON.stringify(config[k])).map(([, name]) => name);
+    for (const k of RELOADABLE) (config as unknown as Record<string, unknown>)[k] = next[k];
+    models = modelTable(config.upstreams);
+    modelList = modelListOf(config.upstreams);
+    policies = new WeakMap();
+    return ignored;
+  }
+
+  return { app, routes, proxy, reload };
 }
 
 export type Gateway = ReturnType<typeof createGateway>;

@@ -106,6 +106,10 @@ interface Running {
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
   keys?: KeyStore;
   limiter?: RateLimiter;
+  gateway?: ReturnType<typeof createGateway>;
+  config?: Config;
+  /** The env file named at start (--env-file), read again on SIGHUP. */
+  envFile?: string;
 }
 
 /** A Redis URL fit for the log: its password (redis://:secret@host) replaced. */
@@ -123,8 +127,18 @@ function handleStopSignals(running: Running): void {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log("info", "stopping", { signal });
-    await running.server?.stop(); // stop accepting; in-flight requests finish and hand off
+    const grace = running.config?.shutdownGraceMs ?? 0;
+    log("info", "stopping", { signal, grace_ms: grace });
+    const server = running.server;
+    if (server) {
+      // Stop accepting; in-flight requests (streams too) may finish within the grace period,
+      // then the rest are cut. Either way their records reach the ledger before it closes.
+      const drained = server.stop().then(() => true);
+      if (!(await Promise.race([drained, Bun.sleep(grace).then(() => false)]))) {
+        log("warn", "grace period over: closing the connections still open", { open: server.pendingRequests });
+        await server.stop(true);
+      }
+    }
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
     running.keys?.close();
@@ -133,12 +147,45 @@ function handleStopSignals(running: Running): void {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGHUP", () => reload(running));
+}
+
+/**
+ * SIGHUP: reads the environment and env file again and applies what can change without dropping
+ * a connection (upstreams, models, WAF policy, deadlines, log level). Keys and tenants need no
+ * signal: every request sees the key database's latest state. A bad new config is logged and
+ * the running one kept, never half-applied.
+ */
+function reload(running: Running): void {
+  const { gateway, config } = running;
+  if (!gateway || !config) return log("warn", "SIGHUP before start-up finished: ignored");
+  let next: Config;
+  let file: string | undefined;
+  try {
+    const loaded = loadEnv(process.env, running.envFile);
+    file = loaded.file;
+    next = loadConfig(loaded.env);
+  } catch (e) {
+    return log("error", "reload failed: keeping the running configuration", { error: (e as Error).message });
+  }
+  // With no upstream configured the bundled mock keeps serving, as at start.
+  if (next.upstreams.length === 0 && running.mock) next.upstreams = config.upstreams;
+  const restartNeeded = gateway.reload(next);
+  setLogLevel(config.logLevel);
+  log("info", "reloaded", {
+    env_file: file ?? null,
+    upstreams: config.upstreams.map((u) => ({ name: u.name, url: u.url, models: u.models })),
+    ...(restartNeeded.length ? { restart_needed: restartNeeded } : {}),
+  });
 }
 
 async function serve(args: string[]): Promise<void> {
   const running: Running = {};
   handleStopSignals(running);
-  const { config, file } = configOrExit(parseServeArgs(args).envFile);
+  const envFile = parseServeArgs(args).envFile;
+  const { config, file } = configOrExit(envFile);
+  running.config = config;
+  running.envFile = envFile;
   setLogLevel(config.logLevel);
   log("info", "starting", { version: WARDEN_VERSION, bun: Bun.version, env_file: file ?? null, data_dir: config.dataDir });
 
@@ -190,6 +237,7 @@ async function serve(args: string[]): Promise<void> {
     entropy: (spans) => core.byteEntropy(spans),
     limiter,
   });
+  running.gateway = gateway;
   let server: ReturnType<typeof listen>;
   try {
     server = running.server = listen(gateway, {

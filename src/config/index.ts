@@ -49,6 +49,8 @@ export interface Config {
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
   keepAliveMs: number;
+  /** SIGTERM: how long in-flight requests (streams too) may take to finish before they are cut. */
+  shutdownGraceMs: number;
   ledgerOrigin: string;
   ledgerSigningKey: string | undefined;
   checkpointEveryRecords: number;
@@ -76,6 +78,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   "WARDEN_REQUEST_TIMEOUT_MS",
   "WARDEN_STREAM_IDLE_TIMEOUT_MS",
   "WARDEN_SSE_KEEPALIVE_MS",
+  "WARDEN_SHUTDOWN_GRACE_MS",
   "WARDEN_ENV_FILE",
   "WARDEN_LEDGER_ORIGIN",
   "WARDEN_LEDGER_SIGNING_KEY",
@@ -126,6 +129,8 @@ export function loadConfig(env: Env): Config {
     requestTimeoutMs,
     streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),
     keepAliveMs: int(env, "WARDEN_SSE_KEEPALIVE_MS", 15_000, 100, 3_600_000),
+    // Below systemd's TimeoutStopSec=30 in deploy/warden.service, so the ledger is closed cleanly.
+    shutdownGraceMs: int(env, "WARDEN_SHUTDOWN_GRACE_MS", 25_000, 0, 3_600_000),
     ...ledger(env),
     checkpointEveryRecords: int(env, "WARDEN_CHECKPOINT_RECORDS", 1000, 1, 10_000_000),
     checkpointEveryMs: int(env, "WARDEN_CHECKPOINT_INTERVAL_MS", 5000, 100, 86_400_000),
