@@ -1,0 +1,63 @@
+/**
+ * Anthropic Messages upstreams (POST {base}/v1/messages, `x-api-key`, `anthropic-version: 2023-06-01`):
+ * self-contained translation between OpenAI's chat format and Anthropic's, in both directions.
+ *
+ * Outbound (an OpenAI client, an Anthropic upstream):
+ *   {@link toAnthropicRequest} → POST {@link anthropicMessagesUrl} with {@link anthropicHeaders} →
+ *   {@link fromAnthropicResponse}, or for streams {@link createAnthropicStreamTranslator};
+ *   error replies through {@link anthropicFailure}.
+ * Inbound (an Anthropic client on Warden's POST /v1/messages, an OpenAI-compatible upstream):
+ *   {@link fromAnthropicRequest} → upstream → {@link toAnthropicResponse}, or for streams
+ *   {@link createOpenAIToAnthropicStreamTranslator}; errors through {@link openAIErrorToAnthropic}.
+ *
+ * Every stream translator also fits a web stream: `body.pipeThrough(translatorStream(t))`.
+ */
+import { ANTHROPIC_VERSION } from "./types";
+
+export { toAnthropicRequest, type AnthropicRequestOptions } from "./request";
+export { fromAnthropicResponse, finishReason, usageFromAnthropic } from "./response";
+export { createAnthropicStreamTranslator, type AnthropicStreamOptions } from "./stream";
+export { fromAnthropicRequest } from "./inbound-request";
+export { toAnthropicResponse, stopReason, usageToAnthropic } from "./inbound-response";
+export { createOpenAIToAnthropicStreamTranslator } from "./inbound-stream";
+export { anthropicFailure, openAIErrorToAnthropic, streamErrorToOpenAI } from "./errors";
+export { createSseParser, type SseCommentHandler, type SseHandler, type SseParser } from "./sse";
+export { translatorStream, type StreamTranslator } from "./transform";
+export { ANTHROPIC_VERSION } from "./types";
+export type * from "./types";
+
+/**
+ * The messages endpoint under an upstream base URL. Both spellings work: with `/v1` (the convention
+ * of WARDEN_UPSTREAM_<NAME>_URL for OpenAI upstreams) and without (the Anthropic SDK's base URL).
+ *
+ * @example
+ * anthropicMessagesUrl("https://api.anthropic.com");    // "https://api.anthropic.com/v1/messages"
+ * anthropicMessagesUrl("https://api.anthropic.com/v1"); // "https://api.anthropic.com/v1/messages"
+ */
+export function anthropicMessagesUrl(baseUrl: string): string {
+  const base = baseUrl.replace(/\/+$/, "");
+  return base.endsWith("/v1") ? `${base}/messages` : `${base}/v1/messages`;
+}
+
+/** Client headers worth passing on; the rest (credentials, hop-by-hop, OpenAI's betas) stay behind. */
+const FORWARDED = ["user-agent"] as const;
+
+/**
+ * Upstream headers, rebuilt from an allow-list like the OpenAI provider's.
+ *
+ * @example
+ * anthropicHeaders("sk-ant-...", request.headers, "req_1");
+ * // { "content-type": "application/json", "x-api-key": "sk-ant-...", "anthropic-version": "2023-06-01", "x-request-id": "req_1", ... }
+ */
+export function anthropicHeaders(key: string | undefined, client?: Headers, requestId?: string): Record<string, string> {
+  const headers: Record<string, string> = { "content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION };
+  if (key !== undefined) headers["x-api-key"] = key;
+  if (requestId !== undefined) headers["x-request-id"] = requestId;
+  if (client !== undefined) {
+    for (const name of FORWARDED) {
+      const v = client.get(name);
+      if (v !== null) headers[name] = v;
+    }
+  }
+  return headers;
+}
