@@ -28,13 +28,16 @@ import { Elysia } from "elysia";
 import type { Config } from "./config";
 import { assertModelAllowed, createAuthenticator, modelAllowed, type Principal } from "./auth";
 import { adminApi } from "./admin";
+import { apiDocs } from "./docs";
+import { dashboard } from "./dashboard";
 import type { KeyStore } from "./keys/store";
 import { guardRequest, readBody, rewrittenTarget } from "./guard";
 import { parseBody, validateBody, createWaf, mergePolicies, wafError, type EntropyBatch, type WafPolicy } from "./waf";
 import { createMemoryLimiter, rateLimitError, rateLimitHeaders, subject, type Decision, type Limits, type RateLimiter, type Subject } from "./ratelimit";
 import { countPromptTokens, countText } from "./tokens";
 import { modelTable, routeRequest } from "./adapter";
-import { forward } from "./forwarder";
+import { forward, type ExchangeClock } from "./forwarder";
+import { createMetrics, metricsEndpoint, modelLabeler, tailUsage, type Metrics } from "./metrics";
 import { GatewayError, openAIError } from "./errors";
 import type { Endpoint } from "./providers/openai";
 import type { Answer } from "./audit";
@@ -60,6 +63,8 @@ export interface AppDeps {
   entropy: EntropyBatch;
   /** Rate-limit store; an in-memory one when left out. */
   limiter?: RateLimiter;
+  /** Prometheus metrics (src/metrics), served at /metrics; a fresh registry when left out. */
+  metrics?: Metrics;
 }
 
 const started = Math.floor(Date.now() / 1000);
@@ -126,7 +131,7 @@ function modelListOf(upstreams: Config["upstreams"]) {
 }
 
 /** Settings SIGHUP applies to a running gateway; the rest are fixed at start. */
-const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel"] as const;
+const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel", "metricsToken"] as const;
 /** Settings fixed at start, by the variable operators know them by. */
 const RESTART_ONLY: [keyof Config, string][] = [
   ["host", "WARDEN_HOST"],
@@ -186,6 +191,15 @@ export function createGateway(config: Config, deps: AppDeps) {
   const audit = deps.audit;
   const strict = config.auditMode === "strict";
 
+  const metrics = deps.metrics ?? createMetrics();
+  /** Model names → metric labels: configured ones as they are, anything else "other". */
+  let modelLabel = modelLabeler(config.upstreams);
+  /** Counts a forwarded request once, when it is over: the status sent, and Warden's share of its time. */
+  function finished(endpoint: Endpoint, model: string | null, status: number, start: number, clock: ExchangeClock | undefined): void {
+    const upstreamMs = clock !== undefined && clock.endedAt >= clock.sentAt ? clock.endedAt - clock.sentAt : 0; // NaN: never sent
+    metrics.finished(PATHS[endpoint], modelLabel(model), status, (performance.now() - start - upstreamMs) / 1000);
+  }
+
   /** Strict mode: true once the record is durable; false if it cannot be (the audit port gives up in time). */
   function durable(pending: Promise<boolean> | undefined): Promise<boolean> | undefined {
     if (!strict) return undefined;
@@ -208,6 +222,8 @@ export function createGateway(config: Config, deps: AppDeps) {
     let wafMarks: WafMark[] = NO_MARKS;
     let rateLimit: RateLimitMark | null = null;
     let decision: Decision | undefined;
+    let clock: ExchangeClock | undefined;
+    let jsonReply = false; // the forwarder read a whole (non-stream) reply: counted once forward() returns
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
       durable(audit?.handOff({
         time,
@@ -241,6 +257,7 @@ export function createGateway(config: Config, deps: AppDeps) {
       model = json.model as string;
       const verdict = waf.inspect(endpoint, json, policyOf(principal));
       if (verdict.findings.length > 0) wafMarks = verdict.findings.map((f) => ({ rule: f.rule, action: f.action, param: f.param }));
+      for (const f of verdict.findings) metrics.wafFinding(f.rule, f.action);
       if (verdict.blocked) throw wafError(verdict.blocked);
       const forwarded = verdict.redacted ? encoder.encode(JSON.stringify(verdict.body)) : body;
 
@@ -269,6 +286,10 @@ export function createGateway(config: Config, deps: AppDeps) {
       // Model replies can take minutes; our own deadlines (forwarder) replace Bun's idle timeout.
       server?.timeout(request, 0);
       const held = decision;
+      const label = modelLabel(model);
+      const cells = route.stream ? metrics.streamCells(label) : null;
+      clock = { arrivedAt: start, sentAt: NaN, endedAt: NaN, streamError: null, firstToken: cells && cells.firstToken, tokenGap: cells && cells.tokenGap };
+      const timed = clock;
       const reply = await forward(
         {
           target: route.target,
@@ -279,6 +300,7 @@ export function createGateway(config: Config, deps: AppDeps) {
           clientHeaders: request.headers,
           clientSignal: request.signal,
           headers: held === undefined ? undefined : rateLimitHeaders(held),
+          clock,
         },
         config,
         (o) => {
@@ -291,10 +313,21 @@ export function createGateway(config: Config, deps: AppDeps) {
               if (spent instanceof Promise) spent.catch(() => {}); // the store's failure mode is the check's business
             }
           }
-          return record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed);
+          metrics.upstreamCall(upstream!, (timed.endedAt - timed.sentAt) / 1000);
+          if (timed.streamError !== null) metrics.upstreamError(upstream!, timed.streamError);
+          const usage = tailUsage(o.response);
+          if (usage !== null) metrics.usage(label, principal!.tenant ?? "", usage);
+          const pending = record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed);
+          if (o.streamed) {
+            finished(endpoint, model, o.status, start, timed);
+            // Strict mode: a stream whose record cannot be made durable ends in an error event.
+            pending?.then((ok) => ok || metrics.refused("audit", "audit_unavailable", ""));
+          } else jsonReply = true;
+          return pending;
         },
         strict,
       );
+      if (jsonReply) finished(endpoint, model, reply.status, start, clock);
       return reply;
     } catch (e) {
       if (decision !== undefined) limiter.release(decision); // a no-op once released
@@ -308,8 +341,24 @@ export function createGateway(config: Config, deps: AppDeps) {
         ? new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable", null, e.headers).toResponse()
         : e.toResponse(bytes);
       res.headers.set("x-request-id", requestId);
+      countFailure(e, upstream, clock, refused);
+      finished(endpoint, model, res.status, start, clock);
       return res;
     }
+  }
+
+  /**
+   * The metrics of a request that ended in an error: a stage's refusal, an upstream's failure
+   * (a gateway-side one is both), and the upstream call's duration when there was one.
+   */
+  function countFailure(e: GatewayError, upstream: string | null, clock: ExchangeClock | undefined, refused: boolean): void {
+    const stage = e.stage!;
+    const code = e.code ?? "error";
+    if (stage !== "upstream") metrics.refused(stage, code, stage === "waf" ? (e.headers?.["x-warden-rule"] ?? "") : "");
+    if (refused) metrics.refused("audit", "audit_unavailable", "");
+    if (upstream === null || (stage !== "upstream" && stage !== "forwarder")) return;
+    if (code !== "client_closed_request") metrics.upstreamError(upstream, code);
+    if (clock !== undefined && clock.endedAt >= clock.sentAt) metrics.upstreamCall(upstream, (clock.endedAt - clock.sentAt) / 1000);
   }
 
   /**
@@ -329,6 +378,8 @@ export function createGateway(config: Config, deps: AppDeps) {
   const modelsFor = (principal: Principal | undefined) =>
     principal?.key?.models == null ? modelList : { object: "list", data: modelList.data.filter((m) => modelAllowed(principal, m.id)) };
 
+  const serveMetrics = metricsEndpoint(metrics, () => ({ token: config.metricsToken, masterKey: config.masterKey }));
+
   // Without a key store (some tests) there is nothing to administer: /admin is an unknown URL.
   const admin = deps.keys ? adminApi({ enabled: config.masterKey !== undefined, authenticate, store: deps.keys }) : new Elysia();
 
@@ -342,7 +393,10 @@ export function createGateway(config: Config, deps: AppDeps) {
         if (!path.startsWith("/v1/")) return; // /admin authenticates in its plugin
         principals.set(request, authenticate(request.headers));
       } catch (e) {
-        if (e instanceof GatewayError) return e.toResponse();
+        if (e instanceof GatewayError) {
+          metrics.refused(e.stage ?? "guard", e.code ?? "error", "");
+          return e.toResponse();
+        }
         throw e;
       }
     })
@@ -356,7 +410,10 @@ export function createGateway(config: Config, deps: AppDeps) {
       log("error", "unhandled error", { code: String(code), error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       return openAIError(500, "The gateway had an internal error while processing your request.", "server_error", "internal_error");
     })
+    .use(apiDocs()) // GET /openapi.json and /docs (Swagger UI), public: see src/docs
+    .use(dashboard({ adminEnabled: config.masterKey !== undefined, authenticate })) // GET /dashboard: the page is public, its data needs the admin key; see src/dashboard
     .get("/health", () => ({ status: "ok" }))
+    .get("/metrics", ({ request }) => serveMetrics(request))
     .get("/ready", async ({ set }) => {
       const checks = {
         upstreams: config.upstreams.length > 0,
@@ -415,11 +472,12 @@ export function createGateway(config: Config, deps: AppDeps) {
     for (const k of RELOADABLE) (config as unknown as Record<string, unknown>)[k] = next[k];
     models = modelTable(config.upstreams);
     modelList = modelListOf(config.upstreams);
+    modelLabel = modelLabeler(config.upstreams);
     policies = new WeakMap();
     return ignored;
   }
 
-  return { app, routes, proxy, reload };
+  return { app, routes, proxy, reload, metrics };
 }
 
 export type Gateway = ReturnType<typeof createGateway>;
@@ -437,7 +495,7 @@ export interface ListenOptions {
  * `reusePort` stays off so a second instance on the same port fails instead of silently sharing it.
  */
 export function listen(gateway: Gateway, opts: ListenOptions) {
-  const { app, routes } = gateway;
+  const { app, routes, metrics } = gateway;
   return Bun.serve({
     ...opts,
     reusePort: false,
@@ -447,7 +505,11 @@ export function listen(gateway: Gateway, opts: ListenOptions) {
       // Bun's router matches the raw request target, but request.url arrives with dot segments
       // removed and backslashes turned into slashes: a proxied POST that missed the router was
       // spelled differently on the wire (/v1/x/../chat/completions), and is refused as ambiguous.
-      if (request.method === "POST" && pathOf(request.url) in PROXIED) return rewrittenTarget().toResponse();
+      if (request.method === "POST" && pathOf(request.url) in PROXIED) {
+        const refusal = rewrittenTarget();
+        metrics.refused("guard", refusal.code ?? "error", "");
+        return refusal.toResponse();
+      }
       return app.fetch(request, server);
     },
     error(error) {

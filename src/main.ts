@@ -13,7 +13,8 @@ import { startAuditWorker } from "./audit";
 import { parseSignerKey, verifierKeyOf } from "./audit/note";
 import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
-import { createRateLimiter, type RateLimiter } from "./ratelimit";
+import { createRateLimiter, type RateLimiter, type RedisLimiter } from "./ratelimit";
+import { createMetrics } from "./metrics";
 import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
 import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
@@ -207,14 +208,16 @@ async function serve(args: string[]): Promise<void> {
     if (e instanceof KeyStoreError) fail(1, e.message);
     throw e;
   }
+  const metrics = createMetrics();
   const audit = await startAuditWorker(core.path, core.sha256, {
     dataDir: config.dataDir,
     origin: config.ledgerOrigin,
     signerKey: config.ledgerSigningKey,
     checkpointEveryRecords: config.checkpointEveryRecords,
     checkpointEveryMs: config.checkpointEveryMs,
-  }).catch((e: Error) => fail(1, e.message));
+  }, { walFsyncs: metrics.walFsyncs }).catch((e: Error) => fail(1, e.message));
   running.audit = audit;
+  metrics.watchAudit(audit);
   log("info", "ledger open", { verifier_key: audit.verifierKey, recovery: audit.recovery });
 
   let mock: Running["mock"];
@@ -229,6 +232,7 @@ async function serve(args: string[]): Promise<void> {
 
   const limiter = running.limiter = createRateLimiter(config);
   if (config.rateLimitStore === "redis") log("info", "rate limits shared through Redis", { redis: redactUrl(config.redisUrl!), on_failure: config.redisFailure });
+  if (config.rateLimitStore === "redis") metrics.watchRateLimitStore(() => (limiter as RedisLimiter).ready());
   const gateway = createGateway(config, {
     coreVersion: core.version,
     auditAlive: () => audit.ping(),
@@ -236,6 +240,7 @@ async function serve(args: string[]): Promise<void> {
     keys,
     entropy: (spans) => core.byteEntropy(spans),
     limiter,
+    metrics,
   });
   running.gateway = gateway;
   let server: ReturnType<typeof listen>;

@@ -66,7 +66,13 @@ function once(worker: Worker, match: (m: FromWorker) => boolean, timeoutMs: numb
   });
 }
 
-export async function startAuditWorker(libraryPath: string, sha256: string, ledger: LedgerConfig): Promise<AuditWorker> {
+/** What the gateway hears of the worker besides its status (src/metrics). */
+export interface AuditObserver {
+  /** WAL fsync durations in seconds, a batch at a time, as the worker's status messages bring them. */
+  walFsyncs?(seconds: number[]): void;
+}
+
+export async function startAuditWorker(libraryPath: string, sha256: string, ledger: LedgerConfig, observer: AuditObserver = {}): Promise<AuditWorker> {
   const worker = new Worker(workerSpecifier);
   const send = (m: ToWorker) => worker.postMessage(m);
   const first = once(worker, (m) => m.type === "ready" || m.type === "failed", 60_000);
@@ -111,6 +117,7 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
     const m = event.data;
     if (m.type === "status") {
       if (m.error) reportAppendError(m.error, m.status.appendErrors);
+      if (m.walFsyncSeconds) observer.walFsyncs?.(m.walFsyncSeconds);
       status = m.status;
       // The worker answers in arrival order, so every waiter below `processed` is settled by this batch.
       while (durableWaiters.length > 0 && durableWaiters[0].index < m.status.processed) durableWaiters.shift()!.resolve(m.ok);

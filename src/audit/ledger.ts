@@ -13,7 +13,7 @@
  * the MMR is truncated or replayed to match the WAL, and the tree must reproduce the last signed
  * root — if it does not, the ledger refuses to open rather than sign a different history.
  */
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readFileSync, writeFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Mmr, NativeCore, Wal } from "../native";
 import { checkpointBody, generateKey, openNote, parseCheckpoint, parseSignerKey, parseVerifierKey, signNote, verifierKeyOf, type Signer } from "./note";
@@ -28,6 +28,8 @@ export interface LedgerOptions {
   signerKey?: string;
   checkpointEveryRecords: number;
   checkpointEveryMs: number;
+  /** Receives the duration of every WAL fsync, in seconds (for the metrics). */
+  onWalSync?: (seconds: number) => void;
 }
 
 export interface Checkpoint {
@@ -91,6 +93,8 @@ export interface Ledger {
   maybeCheckpoint(now: number): Promise<Checkpoint | undefined>;
   checkpoint(): Promise<Checkpoint>;
   latestCheckpoint(): Checkpoint | undefined;
+  /** ms since the epoch when the latest checkpoint was signed; undefined before the first. */
+  latestCheckpointTime(): number | undefined;
   checkpoints(): Checkpoint[];
   record(seq: number): Uint8Array;
   inclusionProof(seq: number, size: number): Uint8Array[];
@@ -153,6 +157,8 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
   }
 
   let lastCheckpointAt = performance.now();
+  // Checkpoints carry no time (C2SP), so a restart takes the checkpoint log's last write.
+  let latestSignedAt = latest ? statSync(checkpointFile).mtimeMs : undefined;
   /** Set when an fsync failed: what the kernel dropped cannot be known, so we stop appending. */
   let failure: Error | undefined;
 
@@ -171,6 +177,7 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
     history.push(cp);
     latest = cp;
     lastCheckpointAt = performance.now();
+    latestSignedAt = Date.now();
     mmr.sync(); // not needed for safety (nodes are rebuilt from the WAL), but keeps restarts fast
     return cp;
   }
@@ -189,11 +196,14 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
       const leaves = batch.map((h, i) => encode(toRecord(h, seq + i, core)));
       wal.append(RECORD_TYPE, leaves); // a failed append is rolled back by the WAL: nothing to undo
       mmr.appendLeaves(leaves);
+      const syncStart = performance.now();
       try {
         wal.sync();
       } catch (e) {
         failure = new Error(`the ledger stopped after an fsync failure: ${(e as Error).message}`);
         throw failure;
+      } finally {
+        opts.onWalSync?.((performance.now() - syncStart) / 1000);
       }
       return seq;
     },
@@ -207,6 +217,7 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
     },
     checkpoint,
     latestCheckpoint: () => latest,
+    latestCheckpointTime: () => latestSignedAt,
     checkpoints: () => history,
     record: (seq) => wal.read(seq).payload,
     inclusionProof: (seq, size) => mmr.inclusionProof(seq, size),

@@ -27,13 +27,18 @@ export interface LedgerStatus {
   appendErrors: number; // hand-offs that could not be made durable
   /** Hand-offs this worker has dealt with since it started, in arrival order. */
   processed: number;
+  /** ms since the epoch when the latest checkpoint was signed (null before the first); for the metrics. */
+  checkpointTimeMs: number | null;
 }
 
 export type FromWorker =
   | { type: "ready"; coreVersion: string; verifierKey: string; recovery: unknown; status: LedgerStatus }
   | { type: "pong"; id: number; coreVersion: string | null }
-  /** After each append: `ok` tells whether the hand-offs just processed are durable. */
-  | { type: "status"; status: LedgerStatus; ok: boolean; error?: string }
+  /**
+   * After each append: `ok` tells whether the hand-offs just processed are durable;
+   * `walFsyncSeconds` the fsyncs timed since the last status (one per append batch).
+   */
+  | { type: "status"; status: LedgerStatus; ok: boolean; error?: string; walFsyncSeconds?: number[] }
   | { type: "answer"; id: number; ok: true; value: unknown }
   | { type: "answer"; id: number; ok: false; status: number; message: string }
   | { type: "closed" }

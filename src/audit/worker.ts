@@ -18,14 +18,26 @@ let draining = false;
 let appendErrors = 0;
 let processed = 0;
 let ticker: Timer | undefined;
+/** WAL fsync durations since the last status message; they travel with it, never alone. */
+let walFsyncs: number[] = [];
 
 function reply(message: FromWorker): void {
   self.postMessage(message);
 }
 
+/** A status message, with the fsync timings gathered since the previous one. */
+function statusMessage(ok: boolean, error?: string): FromWorker {
+  const m: Extract<FromWorker, { type: "status" }> = { type: "status", status: status(), ok, error };
+  if (walFsyncs.length > 0) {
+    m.walFsyncSeconds = walFsyncs;
+    walFsyncs = [];
+  }
+  return m;
+}
+
 function status(): LedgerStatus {
   const size = ledger?.size() ?? 0;
-  return { size, checkpointSize: ledger?.latestCheckpoint()?.size ?? 0, appendErrors, processed };
+  return { size, checkpointSize: ledger?.latestCheckpoint()?.size ?? 0, appendErrors, processed, checkpointTimeMs: ledger?.latestCheckpointTime() ?? null };
 }
 
 async function drain(): Promise<void> {
@@ -38,13 +50,14 @@ async function drain(): Promise<void> {
       try {
         ledger.append(batch);
         processed += batch.length;
-        reply({ type: "status", status: status(), ok: true });
+        reply(statusMessage(true));
       } catch (e) {
         appendErrors += batch.length;
         processed += batch.length;
-        reply({ type: "status", status: status(), ok: false, error: (e as Error).message });
+        reply(statusMessage(false, (e as Error).message));
       }
-      await ledger.maybeCheckpoint(performance.now()).catch(() => undefined);
+      // A new checkpoint is reported at once: the metrics' checkpoint age must not go stale.
+      if (await ledger.maybeCheckpoint(performance.now()).catch(() => undefined)) reply(statusMessage(true));
       await Promise.resolve(); // let queued messages land before the next append
       await new Promise((r) => setImmediate(r));
     }
@@ -87,9 +100,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     switch (msg.type) {
       case "init": {
         core = openCore(msg.libraryPath, msg.sha256);
-        ledger = await openLedger(core, msg.ledger.dataDir, msg.ledger);
+        ledger = await openLedger(core, msg.ledger.dataDir, { ...msg.ledger, onWalSync: (s) => walFsyncs.push(s) });
         ticker = setInterval(() => {
-          if (!draining) void ledger?.maybeCheckpoint(performance.now()).then((cp) => cp && reply({ type: "status", status: status(), ok: true }));
+          if (!draining) void ledger?.maybeCheckpoint(performance.now()).then((cp) => cp && reply(statusMessage(true)));
         }, Math.min(1000, msg.ledger.checkpointEveryMs));
         reply({ type: "ready", coreVersion: core.version, verifierKey: ledger.verifierKey, recovery: ledger.recovery, status: status() });
         break;

@@ -55,6 +55,8 @@ export interface Config {
   ledgerSigningKey: string | undefined;
   checkpointEveryRecords: number;
   checkpointEveryMs: number;
+  /** Bearer token GET /metrics requires (the master key works too); unset: /metrics is open. */
+  metricsToken: string | undefined;
 }
 
 const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
@@ -84,6 +86,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   "WARDEN_LEDGER_SIGNING_KEY",
   "WARDEN_CHECKPOINT_RECORDS",
   "WARDEN_CHECKPOINT_INTERVAL_MS",
+  "WARDEN_METRICS_TOKEN",
 ]);
 
 type Env = Record<string, string | undefined>;
@@ -134,6 +137,7 @@ export function loadConfig(env: Env): Config {
     ...ledger(env),
     checkpointEveryRecords: int(env, "WARDEN_CHECKPOINT_RECORDS", 1000, 1, 10_000_000),
     checkpointEveryMs: int(env, "WARDEN_CHECKPOINT_INTERVAL_MS", 5000, 100, 86_400_000),
+    metricsToken: secret(env, "WARDEN_METRICS_TOKEN"),
   };
 }
 
@@ -236,6 +240,13 @@ function wafPolicy(env: Env): WafPolicy {
   } catch (e) {
     throw new ConfigError("WARDEN_WAF_POLICY", (e as Error).message);
   }
+}
+
+/** An optional bearer secret: long enough not to be guessed, one token without spaces. */
+function secret(env: Env, name: string): string | undefined {
+  const value = env[name] || undefined;
+  if (value !== undefined && (value.length < 16 || /\s/.test(value))) throw new ConfigError(name, "must be at least 16 characters without spaces");
+  return value;
 }
 
 function host(env: Env): string {

@@ -8,7 +8,9 @@
 import type { Config } from "../config";
 import { GatewayError, type ErrorType } from "../errors";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
-import { pipeSse } from "./sse";
+import { pipeSse, type ExchangeClock } from "./sse";
+
+export type { ExchangeClock } from "./sse";
 import { unwatch, watch, type Watch } from "./watchdog";
 
 export interface ForwardInput {
@@ -22,6 +24,8 @@ export interface ForwardInput {
   clientSignal: AbortSignal;
   /** Headers of ours for the client's reply (the rate limiter's x-ratelimit-*). */
   headers?: Record<string, string>;
+  /** Filled in with the exchange's timings, for the metrics. */
+  clock?: ExchangeClock;
 }
 
 type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamIdleTimeoutMs" | "keepAliveMs">;
@@ -73,9 +77,10 @@ export async function forward(
   onDone: (outcome: Outcome) => Promise<boolean> | void,
   strictAudit = false,
 ): Promise<Response> {
-  const { target, requestId } = input;
+  const { target, requestId, clock } = input;
   const name = target.upstream.name;
   const start = performance.now();
+  if (clock !== undefined) clock.sentAt = start;
   const deadline = start + limits.requestTimeoutMs;
   const w: Watch = { abort: new AbortController(), client: input.clientSignal, deadline: Math.min(deadline, start + limits.firstByteTimeoutMs), why: undefined };
   watch(w);
@@ -91,6 +96,7 @@ export async function forward(
     });
   } catch (e) {
     unwatch(w);
+    if (clock !== undefined) clock.endedAt = performance.now();
     if (w.why === "deadline") fail(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
     if (w.why === "client") fail(499, "The client closed the request.", "invalid_request_error", "client_closed_request", "forwarder");
     const why = (e as { code?: string }).code ?? (e as Error).name;
@@ -101,7 +107,7 @@ export async function forward(
 
   if (res.status < 200 || res.status >= 300) {
     unwatch(w);
-    return upstreamFailure(res, name);
+    return upstreamFailure(res, name, clock);
   }
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
@@ -112,8 +118,12 @@ export async function forward(
       { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs },
       name,
       chunks,
-      () => onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true }),
+      () => {
+        if (clock !== undefined) clock.endedAt = performance.now();
+        return onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: chunks, streamed: true });
+      },
       strictAudit,
+      clock,
     );
     return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers) });
   }
@@ -127,6 +137,7 @@ export async function forward(
     fail(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", "forwarder");
   } finally {
     unwatch(w);
+    if (clock !== undefined) clock.endedAt = performance.now();
   }
   // In strict audit mode the reply waits until its record is on disk.
   const durable = onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: [bytes], streamed: false });
@@ -156,9 +167,10 @@ async function upstreamMessage(res: Response): Promise<string | undefined> {
  * - 401/403 mean the gateway's upstream key is wrong: 502, not the client's fault;
  * - 504 stays 504, anything else (5xx, redirects) is 502.
  */
-async function upstreamFailure(res: Response, name: string): Promise<never> {
+async function upstreamFailure(res: Response, name: string, clock: ExchangeClock | undefined): Promise<never> {
   const status = res.status;
   const message = (await upstreamMessage(res)) ?? `HTTP ${status}`;
+  if (clock !== undefined) clock.endedAt = performance.now();
   const retryAfter = res.headers.get("retry-after");
   const headers = retryAfter !== null ? { "retry-after": retryAfter } : undefined;
   if (status === 429) fail(429, message, "rate_limit_error", "rate_limit_exceeded", "upstream", headers);

@@ -13,6 +13,29 @@ export interface StreamLimits {
   idleTimeoutMs: number;
 }
 
+/** A histogram cell of src/metrics (anything with observe). */
+interface Observer {
+  observe(seconds: number): void;
+}
+
+/**
+ * Timings of one upstream exchange for the metrics, in performance.now() milliseconds: the
+ * caller allocates it, the forwarder fills it in, the caller reads it once the exchange ended.
+ */
+export interface ExchangeClock {
+  /** When the request arrived at Warden: a stream's time to first token counts from here. */
+  arrivedAt: number;
+  /** When the request was sent upstream; NaN before. */
+  sentAt: number;
+  /** When the upstream's reply ended, failed or was abandoned; NaN before. */
+  endedAt: number;
+  /** The error code of the event that ended a failed stream, else null. */
+  streamError: string | null;
+  /** Streams: observed at the first upstream chunk, then between successive chunks. */
+  firstToken: Observer | null;
+  tokenGap: Observer | null;
+}
+
 const KEEPALIVE = new TextEncoder().encode(": keep-alive\n\n");
 const encoder = new TextEncoder();
 
@@ -23,6 +46,9 @@ function endsEvent(c: Uint8Array): boolean {
 }
 
 const tailDecoder = new TextDecoder();
+
+/** An SSE comment (an upstream's own keep-alive) carries no token: not timed. */
+const COLON = 0x3a;
 
 /** True for the chunk carrying the OpenAI stream's last event, `data: [DONE]`. */
 function endsWithDone(c: Uint8Array): boolean {
@@ -42,6 +68,8 @@ function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Ar
  * @param onEnd called once, when the stream ended, failed or the client left; in strict audit
  *   mode it returns whether the exchange's record is durable, and the stream's final `[DONE]`
  *   event is held back until it is (an error event replaces it if it cannot be made durable)
+ * @param clock where the metrics' stream timings go: one performance.now() per chunk, which
+ *   the idle watchdog needs anyway, and no allocation
  */
 export function pipeSse(
   body: ReadableStream<Uint8Array>,
@@ -51,6 +79,7 @@ export function pipeSse(
   sent: Uint8Array[],
   onEnd: () => Promise<boolean> | void,
   holdFinal = false,
+  clock?: ExchangeClock,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let ended = false;
@@ -63,6 +92,7 @@ export function pipeSse(
   let lastUpstream = performance.now();
   let lastWrite = lastUpstream;
   let atBoundary = true;
+  let lastToken = -1; // performance.now() of the last timed chunk; -1 before the first
   return new ReadableStream<Uint8Array>({
     start(controller) {
       w.client = undefined; // the stream's cancel() reports a client that leaves from now on
@@ -87,6 +117,7 @@ export function pipeSse(
             : w.why === "deadline"
               ? [`The request exceeded its time limit while streaming from upstream '${upstreamName}'.`, "upstream_timeout"]
               : [`The connection to upstream '${upstreamName}' failed mid-stream.`, "upstream_stream_interrupted"];
+        if (clock !== undefined) clock.streamError = code;
         const event = errorEvent(message, code, atBoundary);
         sent.push(event);
         controller.enqueue(event);
@@ -107,7 +138,12 @@ export function pipeSse(
         controller.close();
         return;
       }
-      lastUpstream = lastWrite = performance.now();
+      const now = (lastUpstream = lastWrite = performance.now());
+      if (clock !== undefined && chunk.value[0] !== COLON) {
+        if (lastToken < 0) clock.firstToken?.observe((now - clock.arrivedAt) / 1000);
+        else clock.tokenGap?.observe((now - lastToken) / 1000);
+        lastToken = now;
+      }
       atBoundary = endsEvent(chunk.value);
       sent.push(chunk.value);
       if (holdFinal && endsWithDone(chunk.value)) held = chunk.value;
