@@ -43,7 +43,7 @@ import type { Endpoint } from "./providers/openai";
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
 import { extract, type HandOff, type RateLimitMark, type WafMark } from "./audit/record";
-import { log } from "./log";
+import { log, logRequest } from "./log";
 
 /** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
 export interface AuditPort {
@@ -224,8 +224,27 @@ export function createGateway(config: Config, deps: AppDeps) {
     let decision: Decision | undefined;
     let clock: ExchangeClock | undefined;
     let jsonReply = false; // the forwarder read a whole (non-stream) reply: counted once forward() returns
-    const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) =>
-      durable(audit?.handOff({
+    let usage: { prompt: number; completion: number } | null = null;
+    /** The request's audit record and log line, once it is over (served, refused or failed). */
+    const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) => {
+      const totalUs = (performance.now() - start) * 1000;
+      logRequest({
+        request_id: requestId,
+        key_id: principal?.keyId ?? null,
+        tenant: principal?.tenant ?? null,
+        route: PATHS[endpoint],
+        model,
+        upstream,
+        status,
+        refusal,
+        total_ms: Math.round(totalUs) / 1000,
+        upstream_first_byte_ms: upstreamFirstByteUs === null ? null : Math.round(upstreamFirstByteUs) / 1000,
+        prompt_tokens: usage?.prompt ?? null,
+        completion_tokens: usage?.completion ?? null,
+        waf: wafMarks.map((w) => w.rule),
+        rate_limit: rateLimit?.outcome ?? null,
+      });
+      return durable(audit?.handOff({
         time,
         requestId,
         keyId: principal?.keyId ?? null,
@@ -235,7 +254,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         upstream,
         status,
         refusal,
-        totalUs: (performance.now() - start) * 1000,
+        totalUs,
         upstreamFirstByteUs,
         request: body === undefined ? EMPTY : [body],
         response,
@@ -243,6 +262,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         waf: wafMarks,
         rateLimit,
       }, strict));
+    };
     try {
       stage = "guard";
       guardRequest(request, guardLimits);
@@ -315,7 +335,7 @@ export function createGateway(config: Config, deps: AppDeps) {
           }
           metrics.upstreamCall(upstream!, (timed.endedAt - timed.sentAt) / 1000);
           if (timed.streamError !== null) metrics.upstreamError(upstream!, timed.streamError);
-          const usage = tailUsage(o.response);
+          usage = tailUsage(o.response);
           if (usage !== null) metrics.usage(label, principal!.tenant ?? "", usage);
           const pending = record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed);
           if (o.streamed) {
