@@ -47,6 +47,24 @@ describe("warden keys", () => {
     store.close();
   });
 
+  test("get, list and tenants show spend in dollars from the key database; a budget above $1e9 is refused", () => {
+    const a = inDir(["keys", "create", "--tenant", "acme", "--budget", "0.05"]).json();
+    const b = inDir(["keys", "create", "--tenant", "acme"]).json();
+    expect(a.spent_usd).toBe(0);
+    inDir(["tenants", "set", "acme", "--budget", "1"]);
+    const store = openKeyStore(join(dir, "keys.db"));
+    store.addSpend([{ kind: "key", id: a.id, micros: 12_345 }, { kind: "tenant", id: "acme", micros: 12_345 }]);
+    store.close();
+    expect(inDir(["keys", "get", a.id]).json()).toMatchObject({ max_budget_usd: 0.05, spent_usd: 0.012345 });
+    const listed = inDir(["keys", "list"]).json().data;
+    expect(listed.map((k: { id: string; spent_usd: number }) => [k.id, k.spent_usd])).toEqual([[a.id, 0.012345], [b.id, 0]]);
+    expect(inDir(["tenants", "get", "acme"]).json()).toMatchObject({ max_budget_usd: 1, spent_usd: 0.012345 });
+    expect(inDir(["tenants", "list"]).json().data[0].spent_usd).toBe(0.012345);
+    const tooBig = inDir(["keys", "create", "--tenant", "acme", "--budget", "1000000001"]);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.err).toContain("max_budget_usd");
+  });
+
   test("a relative expiry counts from now", () => {
     const before = Date.now();
     const key = inDir(["keys", "create", "--tenant", "acme", "--expires", "30d"]).json();

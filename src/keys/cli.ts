@@ -19,7 +19,7 @@ import { GatewayError } from "../errors";
 import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./store";
 import type { KeySettings, TenantSettings, WafAction } from "./types";
 import { parseExpiry } from "./validate";
-import { keyView, keyWithSecret, listOf, tenantView } from "./view";
+import { keyWithSecret, shownKey, shownKeys, shownTenant, shownTenants } from "./view";
 
 export const KEYS_USAGE = `  keys create --tenant T [SETTINGS]
                             create a virtual key; prints it ONCE (store it now)
@@ -236,13 +236,13 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       flags: ["--tenant"],
       ids: 0,
       creates: false,
-      prepare: (a) => (store, io) => io.out(json(listOf(store.listKeys({ tenant: one(a, "--tenant") }).map((k) => keyView(k))))),
+      prepare: (a) => (store, io) => io.out(json(shownKeys(store, store.listKeys({ tenant: one(a, "--tenant") })))),
     },
     get: {
       flags: [],
       ids: 1,
       creates: false,
-      prepare: (_, id) => (store, io) => io.out(json(keyView(found(store.getKey(id), "key", id)))),
+      prepare: (_, id) => (store, io) => io.out(json(shownKey(store, found(store.getKey(id), "key", id)))),
     },
     update: {
       flags: [...SETTING_FLAGS, "--enable", "--disable"],
@@ -251,14 +251,14 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       prepare(a, id) {
         const changes = keySettings(a);
         if (Object.keys(changes).length === 0) throw new UsageError("keys update needs at least one setting to change");
-        return (store, io) => io.out(json(keyView(found(store.updateKey(id, changes), "key", id))));
+        return (store, io) => io.out(json(shownKey(store, found(store.updateKey(id, changes), "key", id))));
       },
     },
     revoke: {
       flags: [],
       ids: 1,
       creates: false,
-      prepare: (_, id) => (store, io) => io.out(json(keyView(found(store.revokeKey(id), "key", id)))),
+      prepare: (_, id) => (store, io) => io.out(json(shownKey(store, found(store.revokeKey(id), "key", id)))),
     },
     rotate: {
       flags: [],
@@ -266,7 +266,7 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       creates: false,
       prepare: (_, id) => (store, io) => {
         const { record, secret } = found(store.rotateKey(id), "key", id);
-        io.out(json(keyWithSecret(record, secret)));
+        io.out(json(keyWithSecret(record, secret, store.spentMicros("key", id))));
         shownOnce(io, record.id, store.path);
       },
     },
@@ -278,20 +278,20 @@ const COMMANDS: Record<string, Record<string, Command>> = {
       creates: true,
       prepare(a, id) {
         const settings = limits(a);
-        return (store, io) => io.out(json(tenantView(store.putTenant(id, settings))));
+        return (store, io) => io.out(json(shownTenant(store, store.putTenant(id, settings))));
       },
     },
     list: {
       flags: [],
       ids: 0,
       creates: false,
-      prepare: () => (store, io) => io.out(json(listOf(store.listTenants().map(tenantView)))),
+      prepare: () => (store, io) => io.out(json(shownTenants(store, store.listTenants()))),
     },
     get: {
       flags: [],
       ids: 1,
       creates: false,
-      prepare: (_, id) => (store, io) => io.out(json(tenantView(found(store.getTenant(id), "tenant", id)))),
+      prepare: (_, id) => (store, io) => io.out(json(shownTenant(store, found(store.getTenant(id), "tenant", id)))),
     },
   },
 };

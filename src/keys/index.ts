@@ -4,6 +4,6 @@
  */
 export { KEY_PATTERN, generateKey, isWellFormed, secretHash } from "./secret";
 export { KEYS_DB, openKeyStore, KeyStoreError, type KeyMatch, type KeyStore } from "./store";
-export type { KeyRecord, KeySettings, NewKey, TenantRecord, TenantSettings, WafAction, WafPolicy } from "./types";
-export { keyView, keyWithSecret, tenantView, listOf } from "./view";
+export type { KeyRecord, KeySettings, NewKey, SpendDelta, SpendKind, TenantRecord, TenantSettings, WafAction, WafPolicy } from "./types";
+export { keyView, keyWithSecret, tenantView, listOf, shownKey, shownKeys, shownTenant, shownTenants } from "./view";
 export { parseExpiry } from "./validate";

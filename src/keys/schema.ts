@@ -39,6 +39,15 @@ const MIGRATIONS: readonly string[] = [
      created_at     INTEGER NOT NULL,
      updated_at     INTEGER NOT NULL
    ) STRICT;`,
+  // 2: lifetime spend per key and per tenant, in integer micro-dollars (src/budget). Its own
+  // table, not columns on keys: it changes on every request, and a tenant need not have a row.
+  `CREATE TABLE spend (
+     kind           TEXT NOT NULL CHECK (kind IN ('key', 'tenant')),
+     id             TEXT NOT NULL,
+     spent_micros   INTEGER NOT NULL DEFAULT 0 CHECK (spent_micros >= 0),
+     updated_at     INTEGER NOT NULL,
+     PRIMARY KEY (kind, id)
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

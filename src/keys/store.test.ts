@@ -241,3 +241,52 @@ describe("tenants", () => {
     expect(store.listTenants()).toEqual([]);
   });
 });
+
+describe("spend", () => {
+  test("a database from before the spend table (schema 1) gains it on open, keys kept", () => {
+    const { record } = store.createKey({ tenant: "acme", maxBudgetUsd: 5 });
+    store.close();
+    opened.splice(0);
+    const db = new Database(path);
+    db.run("DROP TABLE spend");
+    db.run("PRAGMA user_version = 1");
+    db.close();
+    store = open();
+    expect(store.getKey(record.id)?.maxBudgetUsd).toBe(5);
+    expect(store.spentMicros("key", record.id)).toBe(0);
+    store.addSpend([{ kind: "key", id: record.id, micros: 12 }]);
+    expect(store.spentMicros("key", record.id)).toBe(12);
+  });
+
+  test("addSpend adds in one transaction and returns the totals; listSpend by kind; integers only", () => {
+    expect(store.addSpend([])).toEqual([]);
+    expect(store.addSpend([{ kind: "key", id: "key_a", micros: 5 }, { kind: "tenant", id: "acme", micros: 5 }])).toEqual([5, 5]);
+    expect(store.addSpend([{ kind: "key", id: "key_a", micros: 2 ** 40 }, { kind: "key", id: "key_b", micros: 1 }])).toEqual([2 ** 40 + 5, 1]);
+    expect(store.listSpend("key")).toEqual(new Map([["key_a", 2 ** 40 + 5], ["key_b", 1]]));
+    expect(store.listSpend("tenant")).toEqual(new Map([["acme", 5]]));
+    expect(store.spentMicros("tenant", "nobody")).toBe(0);
+    // A bad row anywhere in the batch writes none of it.
+    expect(() => store.addSpend([{ kind: "key", id: "key_a", micros: 1 }, { kind: "key", id: "key_a", micros: 1.5 }])).toThrow();
+    expect(() => store.addSpend([{ kind: "key", id: "key_c", micros: -1 }])).toThrow();
+    expect(() => store.addSpend([{ kind: "team" as never, id: "x", micros: 1 }])).toThrow();
+    expect(store.spentMicros("key", "key_a")).toBe(2 ** 40 + 5);
+    expect(store.spentMicros("key", "key_c")).toBe(0);
+  });
+
+  test("generation changes when another connection commits (seen by the look-up) or this one writes keys", () => {
+    const { secret } = store.createKey({ tenant: "acme" });
+    const hash = secretHash(secret);
+    store.lookup(hash);
+    const g = store.generation();
+    store.lookup(hash);
+    store.addSpend([{ kind: "key", id: "key_a", micros: 1 }]); // its own spend writes do not count
+    expect(store.generation()).toBe(g);
+    open().addSpend([{ kind: "key", id: "key_a", micros: 1 }]);
+    expect(store.generation()).toBe(g);
+    store.lookup(hash);
+    expect(store.generation()).toBeGreaterThan(g);
+    const g2 = store.generation();
+    store.putTenant("acme", {});
+    expect(store.generation()).toBeGreaterThan(g2);
+  });
+});

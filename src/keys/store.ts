@@ -9,13 +9,17 @@
  * stays exact: it drops its cache whenever `PRAGMA data_version` says another connection (the
  * CLI, a second gateway) committed, and whenever this connection writes. So a revocation,
  * wherever it is made, applies from the next request on.
+ *
+ * The `spend` table holds each key's and tenant's lifetime spend in micro-dollars. src/budget
+ * writes it in batches through this same connection: writes by another connection would change
+ * `data_version` and empty the look-up cache on every batch.
  */
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { GatewayError } from "../errors";
 import { migrate } from "./schema";
 import { generateKey, lastFour, newKeyId, secretHash } from "./secret";
-import type { KeyRecord, KeySettings, Metadata, NewKey, TenantRecord, TenantSettings, WafPolicy } from "./types";
+import type { KeyRecord, KeySettings, Metadata, NewKey, SpendDelta, SpendKind, TenantRecord, TenantSettings, WafPolicy } from "./types";
 import { checkSettings, checkTenantId, checkTenantSettings } from "./validate";
 
 /** The key database's file name inside the data directory. */
@@ -46,6 +50,18 @@ export interface KeyStore {
   putTenant(id: string, settings: TenantSettings): TenantRecord;
   getTenant(id: string): TenantRecord | null;
   listTenants(): TenantRecord[];
+  /** Lifetime spend of a key or tenant in micro-dollars; 0 if it never spent. */
+  spentMicros(kind: SpendKind, id: string): number;
+  /** Every key's (or tenant's) spend that is not 0: id → micro-dollars, for listings. */
+  listSpend(kind: SpendKind): Map<string, number>;
+  /** Adds each delta to its account's spend in one transaction; returns the new totals, in order. */
+  addSpend(deltas: readonly SpendDelta[]): number[];
+  /**
+   * Changes whenever the database may have changed under this connection: the look-up saw
+   * another connection's commit, or this one wrote. Caches of spend compare it to know when
+   * to read again (src/budget).
+   */
+  generation(): number;
   close(): void;
 }
 
@@ -189,18 +205,35 @@ export function openKeyStore(path: string): KeyStore {
      RETURNING *`,
   );
   const dataVersion = db.query<{ data_version: number }, []>("PRAGMA data_version");
+  const selectSpend = db.query<{ spent_micros: number }, [string, string]>("SELECT spent_micros FROM spend WHERE kind = ?1 AND id = ?2");
+  const selectSpends = db.query<{ id: string; spent_micros: number }, [string]>("SELECT id, spent_micros FROM spend WHERE kind = ?1 AND spent_micros > 0");
+  const upsertSpend = db.query<{ spent_micros: number }, [string, string, number, number]>(
+    `INSERT INTO spend (kind, id, spent_micros, updated_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (kind, id) DO UPDATE SET spent_micros = spent_micros + ?3, updated_at = ?4
+     RETURNING spent_micros`,
+  );
+  // One transaction per batch: the budget book writes every account's settled spend at once.
+  const addSpend = db.transaction((deltas: readonly SpendDelta[]) => {
+    const now = Date.now();
+    return deltas.map((d) => upsertSpend.get(d.kind, d.id, d.micros, now)!.spent_micros);
+  });
 
   // Look-up cache: secret hash (latin1 string) → match. Only keys that exist are cached, so
   // guessing cannot grow it; any commit anywhere empties it.
   const cache = new Map<string, KeyMatch>();
   let seenVersion = -1;
-  const written = () => cache.clear();
+  let generation = 0;
+  const written = () => {
+    cache.clear();
+    generation++;
+  };
 
   function lookup(hash: Uint8Array): KeyMatch | null {
     const version = dataVersion.get()!.data_version;
     if (version !== seenVersion) {
       cache.clear();
       seenVersion = version;
+      generation++;
     }
     const id = Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString("latin1");
     const hit = cache.get(id);
@@ -302,6 +335,10 @@ export function openKeyStore(path: string): KeyStore {
       return row === null ? null : tenantRecord(row);
     },
     listTenants: () => selectTenants.all().map(tenantRecord),
+    spentMicros: (kind, id) => selectSpend.get(kind, id)?.spent_micros ?? 0,
+    listSpend: (kind) => new Map(selectSpends.all(kind).map((r) => [r.id, r.spent_micros])),
+    addSpend: (deltas) => (deltas.length === 0 ? [] : addSpend.immediate(deltas)),
+    generation: () => generation,
     close: () => db.close(),
   };
 }

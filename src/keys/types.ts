@@ -72,3 +72,13 @@ export interface TenantSettings extends Partial<Limits> {
   metadata?: Metadata;
   wafPolicy?: WafPolicy;
 }
+
+/** Whose spend: a key's own, or its tenant's (shared by the tenant's keys). */
+export type SpendKind = "key" | "tenant";
+
+/** Spend to add to one account, in micro-dollars (a whole number, at least 0). */
+export interface SpendDelta {
+  kind: SpendKind;
+  id: string;
+  micros: number;
+}

@@ -27,6 +27,8 @@ export const MAX_METADATA_KEY = 64;
 export const MAX_METADATA_VALUE = 1024;
 /** Far above any real rate, low enough to stay an exact integer everywhere. */
 export const MAX_LIMIT = 1_000_000_000_000;
+/** Budgets are enforced in integer micro-dollars (src/budget): 2^53 µUSD is about $9 billion. */
+export const MAX_BUDGET_USD = 1_000_000_000;
 
 const RULE_ID = new RegExp(RULE_ID_PATTERN);
 const TENANT_ID = new RegExp(TENANT_ID_PATTERN);
@@ -52,8 +54,8 @@ function checkLimit(value: unknown, param: string): void {
 
 function checkBudget(value: unknown): void {
   if (value === null || value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_LIMIT) {
-    throw invalid("max_budget_usd", "'max_budget_usd' must be a number of US dollars of at least 0, or null for no cap.");
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_BUDGET_USD) {
+    throw invalid("max_budget_usd", `'max_budget_usd' must be a number of US dollars from 0 to ${MAX_BUDGET_USD}, or null for no cap.`);
   }
 }
 
