@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { createSseParser } from "../src/providers/anthropic/sse";
+import { createSseParser } from "../src/providers/common/sse";
 import { startMockAnthropic, type AnthropicMock } from "./mock-anthropic.ts";
 
 let mock: AnthropicMock;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { createSseParser } from "../src/providers/anthropic/sse";
+import { createSseParser } from "../src/providers/common/sse";
 import { MOCK_THOUGHT_SIGNATURE, startMockGemini, type GeminiMock } from "./mock-gemini.ts";
 
 let mock: GeminiMock;

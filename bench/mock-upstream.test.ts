@@ -258,3 +258,45 @@ describe("mock upstream", () => {
     }
   });
 });
+
+describe("mock upstream tool calls", () => {
+  const tools: OpenAI.ChatCompletionTool[] = [
+    { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" }, days: { type: "integer" } } } } },
+    { type: "function", function: { name: "get_time", parameters: { type: "object", properties: {} } } },
+  ];
+
+  test("only when asked: required, a named tool, mock:tool, or the behaviour", async () => {
+    const ask = (extra: Record<string, unknown>, content = "hi") =>
+      client.chat.completions.create({ model: "m", messages: [{ role: "user", content }], tools, ...extra } as never) as Promise<OpenAI.ChatCompletion>;
+    expect((await ask({})).choices[0].message.tool_calls).toBeUndefined();
+    const fn = (r: OpenAI.ChatCompletion) => (r.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+    expect(fn(await ask({ tool_choice: "required" }))).toEqual({ name: "get_weather", arguments: '{"city":"mock","days":1}' });
+    expect(fn(await ask({ tool_choice: { type: "function", function: { name: "get_time" } } })).name).toBe("get_time");
+    expect((await ask({}, "call mock:tool please")).choices[0].finish_reason).toBe("tool_calls");
+    expect((await ask({ tool_choice: "none" }, "mock:tool")).choices[0].message.tool_calls).toBeUndefined();
+    mock.behavior.tool = true;
+    const r = await ask({});
+    expect(r.choices[0].message.content).toBeNull();
+    expect(r.usage!.completion_tokens).toBe(8);
+  });
+
+  test("streamed: id and name first, the arguments in fragments that add up", async () => {
+    const stream = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "hi" }], tools, tool_choice: "required", stream: true, stream_options: { include_usage: true } });
+    let args = "";
+    let name = "";
+    let fragments = 0;
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      for (const t of chunk.choices[0]?.delta.tool_calls ?? []) {
+        name += t.function?.name ?? "";
+        if (t.function?.arguments) fragments++;
+        args += t.function?.arguments ?? "";
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    expect({ name, args: JSON.parse(args), fragments, finish }).toEqual({ name: "get_weather", args: { city: "mock", days: 1 }, fragments: 2, finish: "tool_calls" });
+    expect(usage?.completion_tokens).toBe(8);
+  });
+});

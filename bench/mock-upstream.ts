@@ -1,6 +1,11 @@
 // Mock OpenAI-compatible upstream for the gateway's e2e tests and benchmarks.
 // Speaks the public OpenAI REST wire format; built on Bun.serve directly so it is
 // never the bottleneck of a benchmark.
+//
+// Tool calls: a chat request with `tools` calls the first tool (or the one tool_choice names)
+// instead of answering in text when tool_choice is "required" or names a function, when the last
+// user text contains the magic word `mock:tool`, or when the behaviour says `tool`. Arguments are
+// built from the tool's JSON Schema properties; streamed, they come in two fragments.
 
 export interface MockBehavior {
   tokens: number;
@@ -11,6 +16,7 @@ export interface MockBehavior {
   pauseAfterTokens: number;
   pauseMs: number;
   gzip: boolean;
+  tool: boolean;
 }
 export interface RecordedRequest { method: string; path: string; headers: Record<string, string>; body: string; }
 export interface MockUpstream {
@@ -25,7 +31,7 @@ export interface MockUpstream {
 
 export const DEFAULT_BEHAVIOR: Readonly<MockBehavior> = Object.freeze({
   tokens: 16, delayMs: 0, firstByteDelayMs: 0, status: 0,
-  resetAfterTokens: -1, pauseAfterTokens: -1, pauseMs: 0, gzip: false,
+  resetAfterTokens: -1, pauseAfterTokens: -1, pauseMs: 0, gzip: false, tool: false,
 });
 
 const MAX_RECORDED = 10_000;
@@ -89,26 +95,68 @@ function textTokens(v: unknown): number {
   return 0;
 }
 
-interface Gen { n: number; finish: "stop" | "length"; promptTokens: number; model: string; includeUsage: boolean }
+/** A tool call the mock makes: the tool's name and its arguments as a JSON string. */
+interface Call { id: string; name: string; args: string }
+interface Gen { n: number; finish: "stop" | "length" | "tool_calls"; promptTokens: number; model: string; includeUsage: boolean; call: Call | null }
+
+const TOOL_TOKENS = 8; // what a tool call "costs" in completion tokens
+
+/** A value that satisfies a simple JSON Schema, for tool arguments. */
+function sample(schema: any): unknown {
+  switch (schema?.type) {
+    case "string": return Array.isArray(schema.enum) && schema.enum.length > 0 ? schema.enum[0] : "mock";
+    case "number": case "integer": return 1;
+    case "boolean": return true;
+    case "array": return [];
+    case "object": return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, sample(v)]));
+    default: return null;
+  }
+}
+
+function lastUserText(messages: any[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === "user") return JSON.stringify(messages[i].content ?? "");
+  }
+  return "";
+}
+
+/** The tool call a chat request asks for, if it asks for one (see the header comment). */
+function toolCallFor(body: Record<string, any>, b: MockBehavior): Call | null {
+  const tools = Array.isArray(body.tools) ? body.tools.filter((t: any) => t?.type === "function" && typeof t.function?.name === "string") : [];
+  if (tools.length === 0) return null;
+  const choice = body.tool_choice;
+  if (choice === "none") return null;
+  const named = typeof choice === "object" && choice !== null ? choice.function?.name : undefined;
+  const forced = choice === "required" || typeof named === "string";
+  if (!forced && !b.tool && !lastUserText(Array.isArray(body.messages) ? body.messages : []).includes("mock:tool")) return null;
+  const tool = tools.find((t: any) => t.function.name === named) ?? tools[0];
+  return { id: nextId("call"), name: tool.function.name, args: JSON.stringify(sample(tool.function.parameters ?? { type: "object" })) };
+}
 
 function plan(body: Record<string, any>, b: MockBehavior, prompt: unknown): Gen {
   const limit = body.max_completion_tokens ?? body.max_tokens;
   const capped = typeof limit === "number" && limit >= 0 && limit < b.tokens;
+  const call = toolCallFor(body, b);
   return {
-    n: capped ? Math.floor(limit) : Math.max(0, b.tokens | 0),
-    finish: capped ? "length" : "stop",
+    n: call !== null ? 0 : capped ? Math.floor(limit) : Math.max(0, b.tokens | 0),
+    finish: call !== null ? "tool_calls" : capped ? "length" : "stop",
     promptTokens: Math.max(1, textTokens(prompt)),
     model: body.model,
     includeUsage: body.stream_options?.include_usage === true,
+    call,
   };
 }
 
-const usageOf = (g: Gen) => ({ prompt_tokens: g.promptTokens, completion_tokens: g.n, total_tokens: g.promptTokens + g.n });
+const completionTokens = (g: Gen) => (g.call !== null ? TOOL_TOKENS : g.n);
+const usageOf = (g: Gen) => ({ prompt_tokens: g.promptTokens, completion_tokens: completionTokens(g), total_tokens: g.promptTokens + completionTokens(g) });
 
 function chatCompletion(g: Gen, b: MockBehavior): Response {
+  const message = g.call === null
+    ? { role: "assistant", content: contentFor(g.n), refusal: null, annotations: [] }
+    : { role: "assistant", content: null, refusal: null, annotations: [], tool_calls: [{ id: g.call.id, type: "function", function: { name: g.call.name, arguments: g.call.args } }] };
   return json(JSON.stringify({
     id: nextId("chatcmpl"), object: "chat.completion", created: now(), model: g.model,
-    choices: [{ index: 0, message: { role: "assistant", content: contentFor(g.n), refusal: null, annotations: [] }, logprobs: null, finish_reason: g.finish }],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: g.finish }],
     usage: usageOf(g), service_tier: "default", system_fingerprint: FINGERPRINT,
   }), b);
 }
@@ -124,11 +172,21 @@ function textCompletion(g: Gen, b: MockBehavior): Response {
 // SSE frames are assembled from per-stream prefix/suffix strings so each token costs one concat.
 interface Frames { first: string | null; token: (i: number) => string; finish: string; usage: string | null }
 
+/** A tool call's chunks: id and name with no arguments, then the arguments in two fragments. */
+function callFrames(head: string, tail: string, call: Call): string {
+  const delta = (d: string) => `${head}{"index":0,"delta":{"tool_calls":[${d}]},"logprobs":null,"finish_reason":null}${tail}`;
+  const cut = Math.floor(call.args.length / 2);
+  return delta(`{"index":0,"id":"${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}`) +
+    delta(`{"index":0,"function":{"arguments":${JSON.stringify(call.args.slice(0, cut))}}}`) +
+    delta(`{"index":0,"function":{"arguments":${JSON.stringify(call.args.slice(cut))}}}`);
+}
+
 function chatFrames(g: Gen): Frames {
   const head = `data: {"id":"${nextId("chatcmpl")}","object":"chat.completion.chunk","created":${now()},"model":${JSON.stringify(g.model)},"service_tier":"default","system_fingerprint":"${FINGERPRINT}","choices":[`;
   const tail = g.includeUsage ? `],"usage":null}\n\n` : `]}\n\n`;
+  const role = `${head}{"index":0,"delta":{"role":"assistant","content":${g.call === null ? '""' : "null"},"refusal":null},"logprobs":null,"finish_reason":null}${tail}`;
   return {
-    first: `${head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}${tail}`,
+    first: g.call === null ? role : role + callFrames(head, tail, g.call),
     token: (i) => `${head}{"index":0,"delta":{"content":"${tokenText(i)}"},"logprobs":null,"finish_reason":null}${tail}`,
     finish: `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${g.finish}"}${tail}`,
     usage: g.includeUsage ? `${head}],"usage":${JSON.stringify(usageOf(g))}}\n\n` : null,

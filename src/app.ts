@@ -1,13 +1,15 @@
 /**
  * The HTTP surface, with the hot path in order:
  *
- *   guard ─▶ auth ─▶ WAF ─▶ rate limit ─▶ adapter ─▶ forwarder ─▶ upstream
+ *   guard ─▶ auth ─▶ WAF ─▶ rate limit ─▶ adapter ─▶ budget ─▶ forwarder ─▶ upstream
  *
  *   guard       src/guard      an unambiguous, bounded request; the body read under its cap
  *   auth        src/auth       key → principal (key id, tenant, limits, allowed models, policy)
  *   WAF         src/waf        JSON depth and schema, then the content rules under the policy
  *   rate limit  src/ratelimit  requests, tokens (src/tokens counts them) and concurrency
  *   adapter     src/adapter    model → upstream, and may this key use that model
+ *   budget      src/budget     reserve the worst-case cost on the key's and tenant's budgets;
+ *                              settled to the reply's usage when it ends, released on failure
  *   forwarder   src/forwarder  the upstream call, deadlines, SSE pass-through
  *
  * The forwarded routes are one plain function, {@link Gateway.proxy}, that runs the stages in
@@ -15,6 +17,11 @@
  * per-request context cost ~15 µs of CPU per request (measured, ~18% of a profile at c=32), more
  * than all our stages together. Elysia serves everything else (health, models, errors, 404s) and
  * mounts the same function, so `app.handle(...)` in tests exercises exactly the production path.
+ *
+ * POST /v1/messages is Anthropic's Messages API for Anthropic clients, in front of any upstream:
+ * the body is translated to OpenAI's chat format first, so the WAF, the token count and the adapter
+ * see what they see on /v1/chat/completions; the forwarder translates the reply back (or passes
+ * it through from an Anthropic upstream), and refusals come in Anthropic's error shape.
  *
  * Auth runs before the body is read or parsed, so an unauthenticated client learns nothing
  * about schemas. The principal it returns (key id, tenant, limits, allowed models) is what the
@@ -35,11 +42,13 @@ import { guardRequest, readBody, rewrittenTarget } from "./guard";
 import { parseBody, validateBody, createWaf, mergePolicies, wafError, type EntropyBatch, type WafPolicy } from "./waf";
 import { createMemoryLimiter, rateLimitError, rateLimitHeaders, subject, type Decision, type Limits, type RateLimiter, type Subject } from "./ratelimit";
 import { countPromptTokens, countText } from "./tokens";
+import { budgetAccounts, completionCap, costMicros, createBudgetBook, priceOf, reserveBudget, type BudgetStore, type Hold } from "./budget";
 import { modelTable, routeRequest } from "./adapter";
 import { forward, type ExchangeClock } from "./forwarder";
 import { createMetrics, metricsEndpoint, modelLabeler, tailUsage, type Metrics } from "./metrics";
 import { GatewayError, openAIError } from "./errors";
-import type { Endpoint } from "./providers/openai";
+import type { Dialect, Endpoint } from "./providers";
+import { anthropicRefusal, fromAnthropicRequest } from "./providers/anthropic";
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
 import { extract, type HandOff, type RateLimitMark, type WafMark } from "./audit/record";
@@ -63,6 +72,8 @@ export interface AppDeps {
   entropy: EntropyBatch;
   /** Rate-limit store; an in-memory one when left out. */
   limiter?: RateLimiter;
+  /** Spend and budgets (src/budget); with a key store and without this, a book on the key store. */
+  budget?: BudgetStore;
   /** Prometheus metrics (src/metrics), served at /metrics; a fresh registry when left out. */
   metrics?: Metrics;
 }
@@ -114,13 +125,19 @@ async function ledgerAnswer(audit: AuditPort | undefined, q: Query): Promise<unk
 
 type Server = { timeout(req: Request, seconds: number): void } | null;
 
-/** The forwarded endpoints: URL path → upstream endpoint, and back. */
-const PROXIED: Record<string, Endpoint> = {
-  "/v1/chat/completions": "chat/completions",
-  "/v1/completions": "completions",
-  "/v1/embeddings": "embeddings",
+/** A forwarded route: the endpoint it runs as and the wire format its clients speak. */
+interface Proxied {
+  path: string;
+  endpoint: Endpoint;
+  dialect: Dialect;
+}
+/** The forwarded routes by URL path. /v1/messages (Anthropic's format) runs as a chat completion. */
+const PROXIED: Record<string, Proxied> = {
+  "/v1/chat/completions": { path: "/v1/chat/completions", endpoint: "chat/completions", dialect: "openai" },
+  "/v1/completions": { path: "/v1/completions", endpoint: "completions", dialect: "openai" },
+  "/v1/embeddings": { path: "/v1/embeddings", endpoint: "embeddings", dialect: "openai" },
+  "/v1/messages": { path: "/v1/messages", endpoint: "chat/completions", dialect: "anthropic" },
 };
-const PATHS = Object.fromEntries(Object.entries(PROXIED).map(([path, endpoint]) => [endpoint, path])) as Record<Endpoint, string>;
 
 /** The configured models in the OpenAI list shape (GET /v1/models). */
 function modelListOf(upstreams: Config["upstreams"]) {
@@ -131,7 +148,7 @@ function modelListOf(upstreams: Config["upstreams"]) {
 }
 
 /** Settings SIGHUP applies to a running gateway; the rest are fixed at start. */
-const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel", "metricsToken"] as const;
+const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel", "metricsToken", "prices", "budgetDefaultMaxTokens"] as const;
 /** Settings fixed at start, by the variable operators know them by. */
 const RESTART_ONLY: [keyof Config, string][] = [
   ["host", "WARDEN_HOST"],
@@ -149,6 +166,7 @@ const RESTART_ONLY: [keyof Config, string][] = [
   ["checkpointEveryRecords", "WARDEN_CHECKPOINT_RECORDS"],
   ["checkpointEveryMs", "WARDEN_CHECKPOINT_INTERVAL_MS"],
   ["shutdownGraceMs", "WARDEN_SHUTDOWN_GRACE_MS"],
+  ["spendFlushMs", "WARDEN_SPEND_FLUSH_MS"],
 ];
 
 export function createGateway(config: Config, deps: AppDeps) {
@@ -191,13 +209,17 @@ export function createGateway(config: Config, deps: AppDeps) {
   const audit = deps.audit;
   const strict = config.auditMode === "strict";
 
+  // Only virtual keys have budgets and spend: the master key and anonymous callers are not charged.
+  const book = deps.budget ?? (deps.keys ? createBudgetBook(deps.keys, { flushMs: config.spendFlushMs }) : undefined);
+  const accountsOf = book && budgetAccounts(book);
+
   const metrics = deps.metrics ?? createMetrics();
   /** Model names → metric labels: configured ones as they are, anything else "other". */
   let modelLabel = modelLabeler(config.upstreams);
   /** Counts a forwarded request once, when it is over: the status sent, and Warden's share of its time. */
-  function finished(endpoint: Endpoint, model: string | null, status: number, start: number, clock: ExchangeClock | undefined): void {
+  function finished(path: string, model: string | null, status: number, start: number, clock: ExchangeClock | undefined): void {
     const upstreamMs = clock !== undefined && clock.endedAt >= clock.sentAt ? clock.endedAt - clock.sentAt : 0; // NaN: never sent
-    metrics.finished(PATHS[endpoint], modelLabel(model), status, (performance.now() - start - upstreamMs) / 1000);
+    metrics.finished(path, modelLabel(model), status, (performance.now() - start - upstreamMs) / 1000);
   }
 
   /** Strict mode: true once the record is durable; false if it cannot be (the audit port gives up in time). */
@@ -210,7 +232,8 @@ export function createGateway(config: Config, deps: AppDeps) {
    * Runs one forwarded request through the stages, and hands its record to the audit worker
    * whatever the outcome: served, refused by a stage, or failed upstream.
    */
-  async function proxy(endpoint: Endpoint, request: Request, server: Server): Promise<Response> {
+  async function proxy(entry: Proxied, request: Request, server: Server): Promise<Response> {
+    const { endpoint, dialect } = entry;
     const requestId = nextRequestId();
     const time = Date.now();
     const start = performance.now();
@@ -225,6 +248,8 @@ export function createGateway(config: Config, deps: AppDeps) {
     let clock: ExchangeClock | undefined;
     let jsonReply = false; // the forwarder read a whole (non-stream) reply: counted once forward() returns
     let usage: { prompt: number; completion: number } | null = null;
+    let promptTokens = -1; // counted once, by the first stage that needs it
+    let hold: Hold | null = null; // the budget reservation, settled or released exactly once
     /** The request's audit record and log line, once it is over (served, refused or failed). */
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) => {
       const totalUs = (performance.now() - start) * 1000;
@@ -232,7 +257,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         request_id: requestId,
         key_id: principal?.keyId ?? null,
         tenant: principal?.tenant ?? null,
-        route: PATHS[endpoint],
+        route: entry.path,
         model,
         upstream,
         status,
@@ -249,7 +274,7 @@ export function createGateway(config: Config, deps: AppDeps) {
         requestId,
         keyId: principal?.keyId ?? null,
         tenant: principal?.tenant ?? null,
-        route: PATHS[endpoint],
+        route: entry.path,
         model,
         upstream,
         status,
@@ -272,22 +297,24 @@ export function createGateway(config: Config, deps: AppDeps) {
       body = await readBody(request, config.maxBodyBytes);
 
       stage = "waf";
-      const json = parseBody(body, config.maxJsonDepth);
+      const parsed = parseBody(body, config.maxJsonDepth);
+      // An Anthropic client's request in OpenAI's chat format: what the WAF, the token count and the adapter read.
+      const json = dialect === "openai" ? parsed : (fromAnthropicRequest(parsed as never) as unknown as Record<string, unknown>);
       validateBody(endpoint, json);
       model = json.model as string;
       const verdict = waf.inspect(endpoint, json, policyOf(principal));
       if (verdict.findings.length > 0) wafMarks = verdict.findings.map((f) => ({ rule: f.rule, action: f.action, param: f.param }));
       for (const f of verdict.findings) metrics.wafFinding(f.rule, f.action);
       if (verdict.blocked) throw wafError(verdict.blocked);
-      const forwarded = verdict.redacted ? encoder.encode(JSON.stringify(verdict.body)) : body;
+      const forwarded = verdict.redacted && dialect === "openai" ? encoder.encode(JSON.stringify(verdict.body)) : body;
 
       stage = "ratelimit";
       const limited = subjectsOf(principal);
       let countsTokens = false;
       if (limited.length > 0) {
         countsTokens = limited.some((x) => x.limits.tpm !== null);
-        const promptTokens = countsTokens ? countPromptTokens(endpoint, model, verdict.body, principal.tenant ?? "") : 0;
-        const pending = limiter.check(limited, promptTokens);
+        if (countsTokens) promptTokens = countPromptTokens(endpoint, model, verdict.body, principal.tenant ?? "");
+        const pending = limiter.check(limited, countsTokens ? promptTokens : 0);
         decision = pending instanceof Promise ? await pending : pending;
         rateLimit = {
           outcome: !decision.allowed ? "limited" : decision.enforced ? "allowed" : "unenforced",
@@ -298,14 +325,27 @@ export function createGateway(config: Config, deps: AppDeps) {
       }
 
       stage = "adapter";
-      const route = routeRequest(json, models);
+      const route = routeRequest(json, models, endpoint);
       assertModelAllowed(principal, model);
       upstream = route.target.upstream.name;
+
+      // After the adapter, so an unknown or forbidden model gets its own error, not "not priced".
+      stage = "budget";
+      if (book !== undefined && principal.key !== null) {
+        const { tenant } = principal;
+        const priced = model;
+        const pending = reserveBudget(book, accountsOf!(principal.key, principal.tenantRecord), priceOf(config.prices, model), model, (price) => {
+          if (promptTokens < 0 && price.prompt > 0) promptTokens = countPromptTokens(endpoint, priced, verdict.body, tenant ?? "");
+          return costMicros(price, promptTokens, completionCap(endpoint, json, config.budgetDefaultMaxTokens));
+        });
+        hold = pending instanceof Promise ? await pending : pending;
+      }
 
       stage = "forwarder";
       // Model replies can take minutes; our own deadlines (forwarder) replace Bun's idle timeout.
       server?.timeout(request, 0);
       const held = decision;
+      const charged = hold;
       const label = modelLabel(model);
       const cells = route.stream ? metrics.streamCells(label) : null;
       clock = { arrivedAt: start, sentAt: NaN, endedAt: NaN, streamError: null, firstToken: cells && cells.firstToken, tokenGap: cells && cells.tokenGap };
@@ -321,6 +361,9 @@ export function createGateway(config: Config, deps: AppDeps) {
           clientSignal: request.signal,
           headers: held === undefined ? undefined : rateLimitHeaders(held),
           clock,
+          dialect,
+          json: verdict.body,
+          redacted: verdict.redacted,
         },
         config,
         (o) => {
@@ -335,11 +378,26 @@ export function createGateway(config: Config, deps: AppDeps) {
           }
           metrics.upstreamCall(upstream!, (timed.endedAt - timed.sentAt) / 1000);
           if (timed.streamError !== null) metrics.upstreamError(upstream!, timed.streamError);
-          usage = tailUsage(o.response);
+          if (dialect === "openai") usage = tailUsage(o.response);
+          else {
+            const u = extract(o.response, o.streamed).usage; // Anthropic's shape: extract reads both
+            usage = u && { prompt: u.prompt_tokens, completion: u.completion_tokens };
+          }
           if (usage !== null) metrics.usage(label, principal!.tenant ?? "", usage);
+          if (charged !== null) {
+            // No usage in the reply (a stream without include_usage, or cut short): count it ourselves.
+            const tenant = principal!.tenant ?? "";
+            const u = usage ?? {
+              prompt: promptTokens >= 0 ? promptTokens : countPromptTokens(endpoint, model!, verdict.body, tenant),
+              completion: countText(model!, extract(o.response, o.streamed).content),
+            };
+            const cost = costMicros(charged.price, u.prompt, u.completion);
+            book!.settle(charged, cost);
+            if (cost > 0) metrics.spent(tenant, cost);
+          }
           const pending = record(o.status, null, o.upstreamFirstByteUs, o.response, o.streamed);
           if (o.streamed) {
-            finished(endpoint, model, o.status, start, timed);
+            finished(entry.path, model, o.status, start, timed);
             // Strict mode: a stream whose record cannot be made durable ends in an error event.
             pending?.then((ok) => ok || metrics.refused("audit", "audit_unavailable", ""));
           } else jsonReply = true;
@@ -347,22 +405,26 @@ export function createGateway(config: Config, deps: AppDeps) {
         },
         strict,
       );
-      if (jsonReply) finished(endpoint, model, reply.status, start, clock);
+      if (jsonReply) finished(entry.path, model, reply.status, start, clock);
       return reply;
     } catch (e) {
       if (decision !== undefined) limiter.release(decision); // a no-op once released
+      if (hold !== null) book!.release(hold); // a no-op once settled
       if (!(e instanceof GatewayError)) throw e;
-      const bytes = e.body();
       e.stage ??= stage;
+      // What the client gets: Anthropic's error shape (and status) on /v1/messages.
+      const shaped = (g: GatewayError) => (dialect === "anthropic" ? anthropicRefusal(g, requestId) : g);
+      const sent = shaped(e);
+      const bytes = sent.body();
       // A refusal is recorded too; in strict mode it is not sent before its record is durable.
       // (An "audit" failure was already recorded, and failed to become durable.)
-      const refused = e.stage !== "audit" && (await record(e.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false;
+      const refused = e.stage !== "audit" && (await record(sent.status, { stage: e.stage, code: e.code ?? "error" }, null, [bytes], false)) === false;
       const res = refused
-        ? new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable", null, e.headers).toResponse()
-        : e.toResponse(bytes);
+        ? shaped(new GatewayError(503, "The gateway could not make the audit record of this request durable.", "server_error", "audit_unavailable", null, e.headers)).toResponse()
+        : sent.toResponse(bytes);
       res.headers.set("x-request-id", requestId);
       countFailure(e, upstream, clock, refused);
-      finished(endpoint, model, res.status, start, clock);
+      finished(entry.path, model, res.status, start, clock);
       return res;
     }
   }
@@ -471,13 +533,14 @@ export function createGateway(config: Config, deps: AppDeps) {
       return ledgerAnswer(audit, { kind: "inclusion", seq, size });
     })
     .get("/v1/audit/proof/consistency", ({ query }) => ledgerAnswer(audit, { kind: "consistency", from: wholeNumber(query, "from"), to: wholeNumber(query, "to") }))
-    .post("/v1/chat/completions", ({ request, server }) => proxy("chat/completions", request, server), { parse: "none" })
-    .post("/v1/completions", ({ request, server }) => proxy("completions", request, server), { parse: "none" })
-    .post("/v1/embeddings", ({ request, server }) => proxy("embeddings", request, server), { parse: "none" });
+    .post("/v1/chat/completions", ({ request, server }) => proxy(PROXIED["/v1/chat/completions"], request, server), { parse: "none" })
+    .post("/v1/completions", ({ request, server }) => proxy(PROXIED["/v1/completions"], request, server), { parse: "none" })
+    .post("/v1/embeddings", ({ request, server }) => proxy(PROXIED["/v1/embeddings"], request, server), { parse: "none" })
+    .post("/v1/messages", ({ request, server }) => proxy(PROXIED["/v1/messages"], request, server), { parse: "none" });
 
   /** Bun.serve `routes` for the hot path; anything else falls through to Elysia's `fetch`. */
   const routes = Object.fromEntries(
-    Object.entries(PROXIED).map(([path, endpoint]) => [path, { POST: (req: Request, server: Server) => proxy(endpoint, req, server) }]),
+    Object.entries(PROXIED).map(([path, entry]) => [path, { POST: (req: Request, server: Server) => proxy(entry, req, server) }]),
   );
   /**
    * SIGHUP: applies the new config's upstreams, models, WAF policy, deadlines and log level to

@@ -15,6 +15,7 @@ import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
 import { createRateLimiter, type RateLimiter, type RedisLimiter } from "./ratelimit";
 import { createMetrics } from "./metrics";
+import { createBudgetBook, type BudgetStore } from "./budget";
 import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
 import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
@@ -106,6 +107,7 @@ interface Running {
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
   keys?: KeyStore;
+  budget?: BudgetStore;
   limiter?: RateLimiter;
   gateway?: ReturnType<typeof createGateway>;
   config?: Config;
@@ -142,6 +144,7 @@ function handleStopSignals(running: Running): void {
     }
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
+    running.budget?.close(); // writes the spend settled since the last flush
     running.keys?.close();
     running.limiter?.close();
     process.exit(0);
@@ -230,6 +233,7 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
+  const budget = running.budget = createBudgetBook(keys, { flushMs: config.spendFlushMs });
   const limiter = running.limiter = createRateLimiter(config);
   if (config.rateLimitStore === "redis") log("info", "rate limits shared through Redis", { redis: redactUrl(config.redisUrl!), on_failure: config.redisFailure });
   if (config.rateLimitStore === "redis") metrics.watchRateLimitStore(() => (limiter as RedisLimiter).ready());
@@ -240,6 +244,7 @@ async function serve(args: string[]): Promise<void> {
     keys,
     entropy: (spans) => core.byteEntropy(spans),
     limiter,
+    budget,
     metrics,
   });
   running.gateway = gateway;

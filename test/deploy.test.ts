@@ -24,6 +24,12 @@ describe("deploy/warden.env.example", () => {
     const config = loadConfig(parseEnvFile(example, "warden.env.example"));
     expect(config.dataDir).toBe("/var/lib/warden");
   });
+
+  test("its upstream examples, uncommented, are valid: one per provider", () => {
+    const lines = example.split("\n").filter((l) => /^#WARDEN_UPSTREAM_[A-Z]+_[A-Z]+=/.test(l)).map((l) => l.slice(1));
+    const config = loadConfig(parseEnvFile(lines.join("\n"), "upstreams"));
+    expect(Object.fromEntries(config.upstreams.map((u) => [u.name, u.provider]))).toEqual({ claude: "anthropic", google: "gemini", openai: "openai", vllm: "openai" });
+  });
 });
 
 const analyze = Bun.which("systemd-analyze");

@@ -18,7 +18,7 @@ import { Elysia } from "elysia";
 import { GatewayError, openAIError } from "../errors";
 import type { Authenticator } from "../auth";
 import type { KeyStore } from "../keys/store";
-import { keyView, keyWithSecret, listOf, tenantView } from "../keys/view";
+import { keyWithSecret, shownKey, shownKeys, shownTenant, shownTenants } from "../keys/view";
 import { log } from "../log";
 import { CreateKeyBody, ListKeysQuery, TenantBody, UpdateKeyBody, keySettingsOf, newKeyOf, tenantSettingsOf, validationError } from "./schema";
 
@@ -96,41 +96,41 @@ export function adminApi(opts: AdminOptions) {
       },
       { body: CreateKeyBody },
     )
-    .get("/keys", ({ query }) => listOf(store.listKeys({ tenant: query.tenant }).map((k) => keyView(k))), { query: ListKeysQuery })
-    .get("/keys/:id", ({ params }) => keyView(found(store.getKey(params.id), params.id)))
+    .get("/keys", ({ query }) => shownKeys(store, store.listKeys({ tenant: query.tenant })), { query: ListKeysQuery })
+    .get("/keys/:id", ({ params }) => shownKey(store, found(store.getKey(params.id), params.id)))
     .patch(
       "/keys/:id",
       ({ params, body }) => {
         const record = found(store.updateKey(params.id, keySettingsOf(body)), params.id);
         log("info", "key updated", { key_id: record.id, fields: Object.keys(body) });
-        return keyView(record);
+        return shownKey(store, record);
       },
       { body: UpdateKeyBody },
     )
     .post("/keys/:id/revoke", ({ params }) => {
       const record = found(store.revokeKey(params.id), params.id);
       log("info", "key revoked", { key_id: record.id });
-      return keyView(record);
+      return shownKey(store, record);
     })
     .post("/keys/:id/rotate", ({ params, set }) => {
       const { record, secret } = found(store.rotateKey(params.id), params.id);
       log("info", "key rotated", { key_id: record.id });
       set.headers["cache-control"] = "no-store";
-      return keyWithSecret(record, secret);
+      return keyWithSecret(record, secret, store.spentMicros("key", record.id));
     })
     .put(
       "/tenants/:id",
       ({ params, body }) => {
         const record = store.putTenant(params.id, tenantSettingsOf(body));
         log("info", "tenant set", { tenant: record.id });
-        return tenantView(record);
+        return shownTenant(store, record);
       },
       { body: TenantBody },
     )
-    .get("/tenants", () => listOf(store.listTenants().map(tenantView)))
+    .get("/tenants", () => shownTenants(store, store.listTenants()))
     .get("/tenants/:id", ({ params }) => {
       const record = store.getTenant(params.id);
       if (record === null) throw tenantNotFound(params.id);
-      return tenantView(record);
+      return shownTenant(store, record);
     });
 }

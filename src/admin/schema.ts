@@ -10,6 +10,7 @@ import { ValueErrorType } from "@sinclair/typebox/errors";
 import { GatewayError } from "../errors";
 import type { KeySettings, NewKey, TenantSettings } from "../keys/types";
 import {
+  MAX_BUDGET_USD,
   MAX_LIMIT,
   MAX_METADATA_ENTRIES,
   MAX_METADATA_KEY,
@@ -26,7 +27,7 @@ import {
 } from "../keys/validate";
 
 const limit = t.Nullable(t.Integer({ minimum: 1, maximum: MAX_LIMIT }));
-const budget = t.Nullable(t.Number({ minimum: 0, maximum: MAX_LIMIT }));
+const budget = t.Nullable(t.Number({ minimum: 0, maximum: MAX_BUDGET_USD }));
 const metadata = t.Record(t.String({ minLength: 1, maxLength: MAX_METADATA_KEY }), t.String({ maxLength: MAX_METADATA_VALUE }), { maxProperties: MAX_METADATA_ENTRIES });
 const policy = t.Record(t.String({ pattern: RULE_ID_PATTERN }), t.UnionEnum(WAF_ACTIONS), { additionalProperties: false });
 
@@ -67,7 +68,7 @@ const FIELD_HELP: Record<string, string> = {
   rpm: "a whole number of at least 1, or null for no limit",
   tpm: "a whole number of at least 1, or null for no limit",
   max_concurrent: "a whole number of at least 1, or null for no limit",
-  max_budget_usd: "a number of US dollars of at least 0, or null for no cap",
+  max_budget_usd: `a number of US dollars from 0 to ${MAX_BUDGET_USD}, or null for no cap`,
   expires_at: "an ISO 8601 date-time with its zone, a date (00:00 UTC), a duration such as 30d, or null for never",
   enabled: "true or false",
   metadata: `an object of at most ${MAX_METADATA_ENTRIES} string values (keys 1-${MAX_METADATA_KEY} characters, values at most ${MAX_METADATA_VALUE})`,

@@ -56,6 +56,20 @@ describe("loadConfig", () => {
     ]);
   });
 
+  test("providers: openai by default, anthropic and gemini by name (any case)", () => {
+    const c = loadConfig({
+      ...one,
+      WARDEN_UPSTREAM_CLAUDE_URL: "https://api.anthropic.com",
+      WARDEN_UPSTREAM_CLAUDE_MODELS: "claude-sonnet-4-5",
+      WARDEN_UPSTREAM_CLAUDE_PROVIDER: "Anthropic",
+      WARDEN_UPSTREAM_GOOGLE_URL: "https://generativelanguage.googleapis.com",
+      WARDEN_UPSTREAM_GOOGLE_MODELS: "gemini-2.5-flash",
+      WARDEN_UPSTREAM_GOOGLE_PROVIDER: "gemini",
+    });
+    expect(Object.fromEntries(c.upstreams.map((u) => [u.name, u.provider]))).toEqual({ claude: "anthropic", google: "gemini", local: "openai" });
+    expect(refusal({ ...one, WARDEN_UPSTREAM_LOCAL_PROVIDER: "mistral" }).message).toContain("unknown provider: mistral (supported: openai, anthropic, gemini)");
+  });
+
   test.each([
     [{ WARDEN_PORT: "80a" }, "WARDEN_PORT"],
     [{ WARDEN_PORT: "70000" }, "WARDEN_PORT"],
@@ -71,7 +85,6 @@ describe("loadConfig", () => {
     [{ WARDEN_UPSTREAM_X_URL: "ftp://h/v1", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1?x=1", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: " , " }, "WARDEN_UPSTREAM_X_MODELS"],
-    [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "anthropic" }, "WARDEN_UPSTREAM_X_PROVIDER"],
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "bogus" }, "WARDEN_UPSTREAM_X_PROVIDER"],
     [{ ...one, WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen" }, "WARDEN_UPSTREAM_Z_MODELS"],
     [{ WARDEN_UPSTREAM_lower_URL: "http://h/v1" }, "WARDEN_UPSTREAM_lower_URL"],

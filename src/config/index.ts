@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnvFile } from "./env-file";
 import { DEFAULT_POLICY, mergePolicies, parsePolicy, type WafPolicy } from "../waf/policy";
+import { parsePrices, type PriceTable } from "../budget/prices";
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -16,9 +17,12 @@ export class ConfigError extends Error {
   }
 }
 
-export type Provider = "openai";
-const PROVIDERS: readonly string[] = ["openai"];
-const PLANNED_PROVIDERS = ["anthropic", "gemini"];
+/**
+ * The upstream's wire format (src/providers has one folder each): openai for every
+ * OpenAI-compatible server, anthropic for the Messages API, gemini for generateContent.
+ */
+export type Provider = "openai" | "anthropic" | "gemini";
+const PROVIDERS: readonly string[] = ["openai", "anthropic", "gemini"];
 
 export interface Upstream {
   name: string; // lower-case NAME from WARDEN_UPSTREAM_<NAME>_*
@@ -57,6 +61,12 @@ export interface Config {
   checkpointEveryMs: number;
   /** Bearer token GET /metrics requires (the master key works too); unset: /metrics is open. */
   metricsToken: string | undefined;
+  /** USD per million prompt/completion tokens by model (WARDEN_PRICES); see src/budget. */
+  prices: PriceTable;
+  /** Completion tokens a budget reservation assumes for a request that sets no max_tokens. */
+  budgetDefaultMaxTokens: number;
+  /** How often settled spend is written to the key database; what a crash can lose at most. */
+  spendFlushMs: number;
 }
 
 const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
@@ -87,6 +97,9 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   "WARDEN_CHECKPOINT_RECORDS",
   "WARDEN_CHECKPOINT_INTERVAL_MS",
   "WARDEN_METRICS_TOKEN",
+  "WARDEN_PRICES",
+  "WARDEN_BUDGET_DEFAULT_MAX_TOKENS",
+  "WARDEN_SPEND_FLUSH_MS",
 ]);
 
 type Env = Record<string, string | undefined>;
@@ -138,6 +151,9 @@ export function loadConfig(env: Env): Config {
     checkpointEveryRecords: int(env, "WARDEN_CHECKPOINT_RECORDS", 1000, 1, 10_000_000),
     checkpointEveryMs: int(env, "WARDEN_CHECKPOINT_INTERVAL_MS", 5000, 100, 86_400_000),
     metricsToken: secret(env, "WARDEN_METRICS_TOKEN"),
+    prices: prices(env),
+    budgetDefaultMaxTokens: int(env, "WARDEN_BUDGET_DEFAULT_MAX_TOKENS", 4096, 1, 10_000_000),
+    spendFlushMs: int(env, "WARDEN_SPEND_FLUSH_MS", 1000, 10, 60_000),
   };
 }
 
@@ -191,10 +207,7 @@ function upstreams(env: Env): Upstream[] {
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(v("URL"), "must be http:// or https://");
     if (url.search || url.hash) throw new ConfigError(v("URL"), "must be a base URL without query or fragment");
     const provider = (g.PROVIDER || "openai").toLowerCase();
-    if (!PROVIDERS.includes(provider)) {
-      const why = PLANNED_PROVIDERS.includes(provider) ? "not supported by this build yet" : "unknown provider";
-      throw new ConfigError(v("PROVIDER"), `${why}: ${g.PROVIDER} (supported: ${PROVIDERS.join(", ")})`);
-    }
+    if (!PROVIDERS.includes(provider)) throw new ConfigError(v("PROVIDER"), `unknown provider: ${g.PROVIDER} (supported: ${PROVIDERS.join(", ")})`);
     const models = (g.MODELS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
     if (models.length === 0) throw new ConfigError(v("MODELS"), "missing or empty (comma-separated model names)");
     for (const model of models) {
@@ -232,6 +245,14 @@ function rateLimits(env: Env): Pick<Config, "rateLimitStore" | "redisUrl" | "red
     throw new ConfigError("WARDEN_RATE_LIMIT_STORE", "is redis, but WARDEN_REDIS_URL is not set");
   }
   return { rateLimitStore, redisUrl, redisFailure: oneOf(env, "WARDEN_REDIS_FAILURE", ["open", "closed"] as const) };
+}
+
+function prices(env: Env): PriceTable {
+  try {
+    return parsePrices(env.WARDEN_PRICES ?? "");
+  } catch (e) {
+    throw new ConfigError("WARDEN_PRICES", (e as Error).message);
+  }
 }
 
 function wafPolicy(env: Env): WafPolicy {

@@ -100,11 +100,13 @@ function forwardedResponses(ok: Example, streams: boolean): Responses {
     "400": error(
       `The request is malformed: ${codes(["invalid_json", "invalid_body", "invalid_value", "missing_required_parameter", "unknown_parameter"])} ` +
         `(\`param\` names the field), or refused by the guard: ${codes(GUARD_400)}. ` +
-        "The upstream's own 4xx refusals are passed on with their status and code `upstream_rejected`.",
+        "The upstream's own 4xx refusals are passed on with their status and code `upstream_rejected`. " +
+        `For an Anthropic or Gemini model: ${codes(["unsupported_parameter"])}, a field that provider cannot honour (\`param\` names it), and ${codes(["unsupported_endpoint"])} on /v1/completions and /v1/embeddings.`,
     ),
     "401": UNAUTHORIZED,
     "403": error(
-      `${codes(["model_not_allowed"])}: this key may not use \`model\`; or ${codes(["content_policy_violation"])}: a WAF rule blocked the request (\`param\` says where).`,
+      `${codes(["model_not_allowed"])}: this key may not use \`model\`; ${codes(["content_policy_violation"])}: a WAF rule blocked the request (\`param\` says where); ` +
+        `or ${codes(["model_not_priced"])}: the key or its tenant has a budget and \`model\` has no price (WARDEN_PRICES).`,
       { "x-warden-rule": header("The id of the WAF rule that blocked the request, like `secret.aws_access_key`.") },
     ),
     "404": error(`${codes(["model_not_found"])}: no upstream serves \`model\` (GET /v1/models lists them).`),
@@ -112,17 +114,19 @@ function forwardedResponses(ok: Example, streams: boolean): Responses {
     "429": error(
       `${codes(["rate_limit_exceeded"])}: over the key's or tenant's rpm/tpm (or the upstream's own limit), wait \`Retry-After\`; ` +
         `${codes(["request_exceeds_limit"])}: can never pass (prompt larger than tpm, or a limit of 0), no \`Retry-After\`; ` +
-        `${codes(["concurrency_limit_exceeded"])}: too many requests in flight. \`type\` is \`requests\` or \`tokens\` like OpenAI's.`,
+        `${codes(["concurrency_limit_exceeded"])}: too many requests in flight. \`type\` is \`requests\` or \`tokens\` like OpenAI's. ` +
+        `${codes(["insufficient_quota"])} (type \`insufficient_quota\`, no \`Retry-After\`): the key's or tenant's budget (max_budget_usd) cannot cover the request's worst-case cost.`,
       { "retry-after": RETRY_AFTER, ...RATE_LIMIT_HEADERS },
     ),
     "431": HEADERS_TOO_LARGE,
     "500": INTERNAL,
     "502": error(
-      `The upstream failed: ${codes(["upstream_error", "upstream_unavailable", "upstream_interrupted", "upstream_auth_failed"])} ` +
+      `The upstream failed: ${codes(["upstream_error", "upstream_unavailable", "upstream_interrupted", "upstream_bad_reply", "upstream_auth_failed"])} ` +
         "(the last: the upstream refused Warden's own credentials, WARDEN_UPSTREAM_<NAME>_KEY).",
     ),
     "503": error(
-      `${codes(["auth_unavailable"])}; ${codes(["rate_limiter_unavailable"])} (Redis down with WARDEN_REDIS_FAILURE=closed); ` +
+      `${codes(["upstream_overloaded"])}: an Anthropic or Gemini upstream is overloaded (529 / 503), retry after \`Retry-After\`; ` +
+        `${codes(["auth_unavailable"])}; ${codes(["rate_limiter_unavailable"])} (Redis down with WARDEN_REDIS_FAILURE=closed); ` +
         `${codes(["audit_unavailable"])}: strict audit mode could not make the record durable, so the reply was not delivered.`,
       { "retry-after": RETRY_AFTER },
     ),
@@ -143,6 +147,59 @@ function forwarded(summary: string, request: Example, reply: Example, streams: b
 
 const STAGES =
   "Runs the hot path in order — guard, auth, WAF, rate limit, adapter (model → upstream), forwarder — and writes one ledger record whatever the outcome.";
+
+/** A reply in Anthropic's error shape (POST /v1/messages). */
+const anthropicError = (description: string, headers?: Record<string, JsonSchema>): JsonSchema => ({ description, ...(headers ? { headers } : {}), content: json(ref("AnthropicError")) });
+const ANTHROPIC_REQUEST_ID = header("This request's id, where Anthropic's SDKs read it (`x-request-id` carries it too).");
+
+/** POST /v1/messages: the same stages, codes and statuses as chat completions, in Anthropic's shapes. */
+function messagesOperation(): Operation {
+  const see = "`error.details.error_code` holds the code, as listed for POST /v1/chat/completions.";
+  return {
+    tags: ["inference"],
+    summary: "Messages (Anthropic's API)",
+    description:
+      "For Anthropic clients (base URL: Warden's, without /v1), in front of any configured upstream: OpenAI-compatible and Gemini upstreams get it translated, Anthropic upstreams as sent. " +
+      `Keys as \`x-api-key\` or \`Authorization: Bearer\`. ${STAGES} Errors come in Anthropic's shape; the status and type follow Anthropic's (503 overloaded is sent as 529).`,
+    operationId: "createMessage",
+    requestBody: {
+      required: true,
+      content: json(ref("AnthropicMessagesRequest"), { model: "claude-sonnet-4-5", max_tokens: 256, messages: [{ role: "user", content: "Say hello." }] }),
+    },
+    responses: {
+      "200": {
+        description: "The reply: JSON, or with `stream: true` an SSE stream.",
+        headers: { "x-request-id": REQUEST_ID, "request-id": ANTHROPIC_REQUEST_ID, ...RATE_LIMIT_HEADERS },
+        content: {
+          ...json(ref("AnthropicMessage"), {
+            id: "msg_abc123",
+            type: "message",
+            role: "assistant",
+            model: "claude-sonnet-4-5",
+            content: [{ type: "text", text: "Hello!" }],
+            stop_reason: "end_turn",
+            stop_sequence: null,
+            usage: { input_tokens: 10, output_tokens: 2 },
+          }),
+          "text/event-stream": { schema: ref("AnthropicEventStream") },
+        },
+      },
+      "400": anthropicError(`invalid_request_error: a malformed request (\`max_tokens\` missing, content with no translation), or the upstream's refusal. ${see}`),
+      "401": anthropicError(`authentication_error: no usable API key. ${see}`),
+      "403": anthropicError(`permission_error: the key may not use \`model\`, or a WAF rule blocked the request. ${see}`, {
+        "x-warden-rule": header("The id of the WAF rule that blocked the request."),
+      }),
+      "404": anthropicError(`not_found_error: no upstream serves \`model\`. ${see}`),
+      "413": anthropicError(`request_too_large: the body exceeds WARDEN_MAX_BODY_BYTES. ${see}`),
+      "429": anthropicError(`rate_limit_error: over a rate limit or budget. ${see}`, { "retry-after": RETRY_AFTER, ...RATE_LIMIT_HEADERS }),
+      "431": anthropicError(`invalid_request_error: the request headers exceed WARDEN_MAX_HEADER_BYTES. ${see}`),
+      "500": INTERNAL,
+      "502": anthropicError(`api_error: the upstream failed or could not be reached. ${see}`),
+      "504": anthropicError(`timeout_error: the upstream did not answer in time. ${see}`),
+      "529": anthropicError(`overloaded_error: the upstream is overloaded, or a Warden dependency is unavailable (auth, rate limiter, strict audit). ${see}`, { "retry-after": RETRY_AFTER }),
+    },
+  };
+}
 
 const LEDGER_ERRORS: Responses = {
   ...AUTHENTICATED,
@@ -189,6 +246,7 @@ function paths(): Record<string, Record<string, Operation>> {
     "/v1/embeddings": {
       post: forwarded("Embeddings", "EmbeddingRequest", "Embeddings", false, `OpenAI-compatible; never streamed. ${STAGES}`),
     },
+    "/v1/messages": { post: messagesOperation() },
     "/v1/models": {
       get: {
         tags: ["models"],

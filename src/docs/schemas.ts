@@ -39,6 +39,7 @@ export const ERROR_TYPES = [
   "rate_limit_error",
   "requests",
   "tokens",
+  "insufficient_quota",
   "upstream_error",
   "timeout_error",
   "server_error",
@@ -130,6 +131,63 @@ const sse: JsonSchema = {
   example: 'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n',
 };
 
+/** POST /v1/messages speaks Anthropic's Messages API: request, reply, stream and error shapes. */
+const ANTHROPIC_ERROR_TYPES = ["invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error", "request_too_large", "rate_limit_error", "api_error", "timeout_error", "overloaded_error"];
+const anthropicError = obj(
+  {
+    type: { const: "error" },
+    error: obj(
+      {
+        type: { type: "string", enum: ANTHROPIC_ERROR_TYPES },
+        message: str("For people: what went wrong and what to do about it."),
+        details: exact({ error_code: str("Warden's stable error code (the `code` of the OpenAI-shaped error): Anthropic's SDKs expose it as `errorCode`.") }),
+      },
+      ["type", "message"],
+      { additionalProperties: false },
+    ),
+    request_id: str("This request's id, also in the `request-id` header and the ledger."),
+  },
+  ["type", "error", "request_id"],
+  { additionalProperties: false },
+);
+const anthropicRequest: JsonSchema = {
+  type: "object",
+  description:
+    "Anthropic's Messages request (anthropic-version 2023-06-01). Translated to OpenAI's chat format for the WAF, the token count and OpenAI-compatible or Gemini upstreams; " +
+    "sent as it is to an Anthropic upstream. Content the translation has no form for (server tools, non-PDF documents, images inside tool results) is refused with 400.",
+  properties: {
+    model: str(),
+    max_tokens: { type: "integer", minimum: 1 },
+    messages: { type: "array", items: { type: "object" } },
+    system: { anyOf: [str(), { type: "array", items: { type: "object" } }] },
+    stream: { type: "boolean" },
+    tools: { type: "array", items: { type: "object" } },
+  },
+  required: ["model", "max_tokens", "messages"],
+  additionalProperties: true,
+};
+const anthropicMessage = obj(
+  {
+    id: str(),
+    type: { const: "message" },
+    role: { const: "assistant" },
+    model: str(),
+    content: { type: "array", items: obj({ type: str() }, ["type"], { additionalProperties: true }) },
+    stop_reason: nullable(str()),
+    usage: obj({ input_tokens: int(), output_tokens: int() }, ["input_tokens", "output_tokens"], { additionalProperties: true }),
+  },
+  ["id", "type", "role", "model", "content", "stop_reason", "usage"],
+  { additionalProperties: true },
+);
+const anthropicSse: JsonSchema = {
+  type: "string",
+  description:
+    "Anthropic's stream: `message_start`, per content block `content_block_start` / `content_block_delta` / `content_block_stop`, `message_delta` (stop reason, usage), `message_stop`. " +
+    "A stream that fails after it started ends with an `event: error` in the error shape (error_code `upstream_stream_interrupted`, `upstream_idle_timeout`, `upstream_timeout`, `audit_unavailable`). " +
+    "Warden sends `: keep-alive` comment lines while the upstream is silent.",
+  example: 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":0,"output_tokens":0}}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
+};
+
 const model = exact(
   { id: str("The model name clients send as `model`."), object: { const: "model" }, created: int("When this Warden process started, Unix seconds."), owned_by: str("The upstream that serves it.") },
   { example: { id: "gpt-4o-mini", object: "model", created: 1767225600, owned_by: "openai" } },
@@ -155,6 +213,7 @@ const keyFields = {
   tpm: limit("Tokens per minute"),
   max_concurrent: limit("Requests in flight"),
   max_budget_usd: nullable({ type: "number" }),
+  spent_usd: { type: "number", minimum: 0, description: "Lifetime spend at WARDEN_PRICES, in dollars (micro-dollar precision); written every WARDEN_SPEND_FLUSH_MS." },
   expires_at: isoTime("Null: never."),
   metadata: { type: "object", additionalProperties: { type: "string" } },
   waf_policy: nullable(wafPolicy),
@@ -172,6 +231,7 @@ const tenant = exact({
   tpm: limit("Tokens per minute shared by the tenant's keys"),
   max_concurrent: limit("Requests in flight across the tenant's keys"),
   max_budget_usd: nullable({ type: "number" }),
+  spent_usd: { type: "number", minimum: 0, description: "Lifetime spend of the tenant's keys together, in dollars." },
   waf_policy: nullable(wafPolicy),
   metadata: { type: "object", additionalProperties: { type: "string" } },
   created_at: { type: "string", format: "date-time" },
@@ -252,6 +312,10 @@ export function componentSchemas(): Record<string, JsonSchema> {
     Completion: completion,
     Embeddings: embeddings,
     EventStream: sse,
+    AnthropicMessagesRequest: anthropicRequest,
+    AnthropicMessage: anthropicMessage,
+    AnthropicEventStream: anthropicSse,
+    AnthropicError: anthropicError,
     Model: model,
     ModelList: list("Model"),
     Health: exact({ status: { const: "ok" } }),

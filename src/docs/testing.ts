@@ -112,7 +112,10 @@ export function replyChecker(doc: OpenApiDocument) {
       const validate = validatorOf(media.schema);
       if (!validate(body)) return [`${where}: ${ajv.errorsText(validate.errors)} in ${text.slice(0, 500)}`];
     }
-    if (type === "text/event-stream" && !/(^|\n)data: \[DONE\]\n\n$/.test(text)) return [`${where}: a stream that does not end with data: [DONE]`];
+    // OpenAI's streams end with `data: [DONE]`, Anthropic's (POST /v1/messages) with `message_stop`.
+    const anthropic = JSON.stringify(media.schema).includes("AnthropicEventStream");
+    const last = anthropic ? /(^|\n)event: message_stop\ndata: \{"type":"message_stop"\}\n\n$/ : /(^|\n)data: \[DONE\]\n\n$/;
+    if (type === "text/event-stream" && !last.test(text)) return [`${where}: a stream that does not end with ${anthropic ? "message_stop" : "data: [DONE]"}`];
     return [];
   };
 }

@@ -16,6 +16,7 @@ export type ErrorType =
   | "rate_limit_error"
   | "requests" // OpenAI's type for a 429 on requests per minute
   | "tokens" // ... and on tokens per minute
+  | "insufficient_quota" // OpenAI's type (and code) for a 429 when the account's quota is spent
   | "upstream_error"
   | "timeout_error"
   | "server_error";

@@ -4,9 +4,15 @@
  * Deadlines are ours, not Bun's: time to the upstream's first byte, the whole request, and (for
  * streams) silence between chunks. Upstream failures become OpenAI-shaped errors with a gateway
  * status (502/504), so a client can tell "the model said no" from "the gateway could not reach it".
+ *
+ * Provider formats (src/providers): an OpenAI client and an OpenAI-compatible upstream take the
+ * fast path, the client's bytes up and the upstream's bytes down, with no translation at all.
+ * Any other pair is planned by `planExchange` (URL, headers, translated body) and its reply,
+ * stream and error replies are translated into the client's format on the way back.
  */
 import type { Config } from "../config";
 import { GatewayError, type ErrorType } from "../errors";
+import { needsPlan, planExchange, type Dialect, type Exchange } from "../providers";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
 import { pipeSse, type ExchangeClock } from "./sse";
 
@@ -26,6 +32,15 @@ export interface ForwardInput {
   headers?: Record<string, string>;
   /** Filled in with the exchange's timings, for the metrics. */
   clock?: ExchangeClock;
+  /** The client's wire format (the route's); absent: OpenAI's. */
+  dialect?: Dialect;
+  /**
+   * The request in OpenAI's chat format after the WAF, which translations start from; needed
+   * unless client and upstream both speak OpenAI's format.
+   */
+  json?: Record<string, unknown>;
+  /** The WAF rewrote the request (`json` has the redactions, `body` does not). */
+  redacted?: boolean;
 }
 
 type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamIdleTimeoutMs" | "keepAliveMs">;
@@ -35,7 +50,7 @@ type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamId
 const PASSED_BACK = ["content-type", "retry-after", "openai-processing-ms"] as const;
 
 /** A plain object, not a Headers instance: measurably cheaper to build and hand to Response. */
-function replyHeaders(from: Headers, requestId: string, stream: boolean, ours: Record<string, string> | undefined): Record<string, string> {
+function replyHeaders(from: Headers, requestId: string, stream: boolean, ours: Record<string, string> | undefined, x?: Exchange): Record<string, string> {
   const h: Record<string, string> = ours === undefined ? { "x-request-id": requestId } : { ...ours, "x-request-id": requestId };
   for (const name of PASSED_BACK) {
     const v = from.get(name);
@@ -44,6 +59,10 @@ function replyHeaders(from: Headers, requestId: string, stream: boolean, ours: R
   if (stream) {
     h["cache-control"] = "no-cache";
     h["x-accel-buffering"] = "no"; // tell nginx in front of us not to buffer the stream
+  }
+  if (x !== undefined) {
+    if (x.reply !== undefined && !stream) h["content-type"] = "application/json";
+    if (x.dialect === "anthropic") h["request-id"] = requestId; // where Anthropic's SDKs look for it
   }
   return h;
 }
@@ -79,6 +98,8 @@ export async function forward(
 ): Promise<Response> {
   const { target, requestId, clock } = input;
   const name = target.upstream.name;
+  // Translating the request may refuse it (400, stage "adapter") before anything is sent.
+  const x = needsPlan(target, input.dialect ?? "openai") ? plan(input) : undefined;
   const start = performance.now();
   if (clock !== undefined) clock.sentAt = start;
   const deadline = start + limits.requestTimeoutMs;
@@ -87,10 +108,10 @@ export async function forward(
 
   let res: Response;
   try {
-    res = await fetch(target.urls[input.endpoint], {
+    res = await fetch(x === undefined ? target.urls[input.endpoint] : x.url, {
       method: "POST",
-      headers: upstreamHeaders(target, input.clientHeaders, requestId),
-      body: input.body,
+      headers: x === undefined ? upstreamHeaders(target, input.clientHeaders, requestId) : x.headers,
+      body: x === undefined ? input.body : x.body,
       signal: w.abort.signal,
       redirect: "manual",
     });
@@ -107,7 +128,7 @@ export async function forward(
 
   if (res.status < 200 || res.status >= 300) {
     unwatch(w);
-    return upstreamFailure(res, name, clock);
+    return x?.failure === undefined ? upstreamFailure(res, name, clock) : providerFailure(res, x, clock);
   }
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
@@ -124,8 +145,9 @@ export async function forward(
       },
       strictAudit,
       clock,
+      x === undefined ? undefined : { dialect: x.dialect, translator: x.stream?.() },
     );
-    return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers) });
+    return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers, x) });
   }
 
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
@@ -139,12 +161,49 @@ export async function forward(
     unwatch(w);
     if (clock !== undefined) clock.endedAt = performance.now();
   }
+  if (x?.reply !== undefined) bytes = translateReply(x.reply, bytes, name);
   // In strict audit mode the reply waits until its record is on disk.
   const durable = onDone({ status: res.status, upstreamFirstByteUs: firstByteUs, response: [bytes], streamed: false });
   if (durable !== undefined && (await durable) === false) {
     throw new GatewayError(503, "The gateway could not make the audit record of this reply durable; it was not delivered.", "server_error", "audit_unavailable", null, undefined, "audit");
   }
-  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers) });
+  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers, x) });
+}
+
+function plan(input: ForwardInput): Exchange {
+  return planExchange({
+    target: input.target,
+    endpoint: input.endpoint,
+    dialect: input.dialect ?? "openai",
+    json: input.json!,
+    body: input.body,
+    redacted: input.redacted === true,
+    stream: input.stream,
+    requestId: input.requestId,
+    clientHeaders: input.clientHeaders,
+  });
+}
+
+const replyEncoder = new TextEncoder();
+const replyDecoder = new TextDecoder();
+
+/** A whole upstream reply in the client's format; a reply that does not parse is the upstream's fault (502). */
+function translateReply(reply: (json: unknown) => unknown, bytes: Uint8Array, name: string): Uint8Array {
+  let translated: unknown;
+  try {
+    translated = reply(JSON.parse(replyDecoder.decode(bytes)));
+  } catch (e) {
+    if (e instanceof GatewayError) throw e;
+    fail(502, `Upstream '${name}' sent a reply that is not in its provider's format.`, "upstream_error", "upstream_bad_reply", "upstream");
+  }
+  return replyEncoder.encode(JSON.stringify(translated));
+}
+
+/** An error reply of a non-OpenAI upstream, mapped by its provider's rules (src/providers/<name>/errors.ts). */
+async function providerFailure(res: Response, x: Exchange, clock: ExchangeClock | undefined): Promise<never> {
+  const text = await res.text().catch(() => "");
+  if (clock !== undefined) clock.endedAt = performance.now();
+  throw x.failure!(res.status, text, res.headers.get("retry-after"));
 }
 
 /** The upstream's own message, if it sent an OpenAI-shaped error. */

@@ -4,13 +4,26 @@
  * - keep-alive: after `keepAliveMs` without output, an SSE comment line is sent so proxies and
  *   clients do not give up on a model that is thinking (only between events, never inside one);
  * - idle and total deadlines: the upstream request is aborted and the client gets an error event.
+ *
+ * When client and upstream speak different formats, a translator (src/providers) rewrites each
+ * upstream chunk into whole client events on the way; without one (the OpenAI path, and Anthropic
+ * to Anthropic) the upstream's bytes pass untouched.
  */
 import { errorBody } from "../errors";
+import { endsWithFinalEvent, streamErrorEvent, type Dialect, type StreamTranslator } from "../providers";
 import { fire, unwatch, type Watch } from "./watchdog";
 
 export interface StreamLimits {
   keepAliveMs: number;
   idleTimeoutMs: number;
+}
+
+/** A stream whose client does not get the upstream's bytes as they are. */
+export interface ClientFormat {
+  /** The client's format: the shape of our error events and of the final event strict mode holds. */
+  dialect: Dialect;
+  /** Rewrites upstream bytes into client events; absent: the bytes pass (same format both sides). */
+  translator?: StreamTranslator;
 }
 
 /** A histogram cell of src/metrics (anything with observe). */
@@ -55,9 +68,12 @@ function endsWithDone(c: Uint8Array): boolean {
   return tailDecoder.decode(c.subarray(Math.max(0, c.length - 16))).trimEnd().endsWith("data: [DONE]");
 }
 
-/** The final event of a stream that failed: the OpenAI SDKs throw an APIError on `data: {"error":...}`. */
-function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Array {
-  const event = `data: ${JSON.stringify(errorBody(message, "upstream_error", code))}\n\n`;
+/**
+ * The final event of a stream that failed: the OpenAI SDKs throw an APIError on `data: {"error":...}`,
+ * Anthropic's on `event: error`.
+ */
+function errorEvent(message: string, code: string, atBoundary: boolean, format?: ClientFormat): Uint8Array {
+  const event = format === undefined ? `data: ${JSON.stringify(errorBody(message, "upstream_error", code))}\n\n` : streamErrorEvent(format.dialect, message, code);
   return encoder.encode(atBoundary ? event : `\n\n${event}`);
 }
 
@@ -70,6 +86,8 @@ function errorEvent(message: string, code: string, atBoundary: boolean): Uint8Ar
  *   event is held back until it is (an error event replaces it if it cannot be made durable)
  * @param clock where the metrics' stream timings go: one performance.now() per chunk, which
  *   the idle watchdog needs anyway, and no allocation
+ * @param format the client's format when it is not the upstream's OpenAI stream as is; `sent`
+ *   then holds the translated events, what the client received
  */
 export function pipeSse(
   body: ReadableStream<Uint8Array>,
@@ -80,8 +98,10 @@ export function pipeSse(
   onEnd: () => Promise<boolean> | void,
   holdFinal = false,
   clock?: ExchangeClock,
+  format?: ClientFormat,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
+  const translator = format?.translator;
   let ended = false;
   let held: Uint8Array | undefined;
   const end = () => {
@@ -93,6 +113,18 @@ export function pipeSse(
   let lastWrite = lastUpstream;
   let atBoundary = true;
   let lastToken = -1; // performance.now() of the last timed chunk; -1 before the first
+  /** Sends translated events (held back instead if they end the stream in strict mode); false if there were none. */
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, events: string): boolean => {
+    if (events === "") return false;
+    const bytes = encoder.encode(events);
+    sent.push(bytes);
+    const final = translator!.done && endsWithFinalEvent(format!.dialect, bytes);
+    // A translated stream that ended without its final event ended in the translator's error event.
+    if (translator!.done && !final && clock !== undefined) clock.streamError ??= "upstream_stream_error";
+    if (holdFinal && final) held = bytes;
+    else controller.enqueue(bytes);
+    return true;
+  };
   return new ReadableStream<Uint8Array>({
     start(controller) {
       w.client = undefined; // the stream's cancel() reports a client that leaves from now on
@@ -106,48 +138,60 @@ export function pipeSse(
       };
     },
     async pull(controller) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        unwatch(w);
-        const [message, code] =
-          w.why === "idle"
-            ? [`Upstream '${upstreamName}' sent nothing for ${limits.idleTimeoutMs} ms; the stream was closed.`, "upstream_idle_timeout"]
-            : w.why === "deadline"
-              ? [`The request exceeded its time limit while streaming from upstream '${upstreamName}'.`, "upstream_timeout"]
-              : [`The connection to upstream '${upstreamName}' failed mid-stream.`, "upstream_stream_interrupted"];
-        if (clock !== undefined) clock.streamError = code;
-        const event = errorEvent(message, code, atBoundary);
-        sent.push(event);
-        controller.enqueue(event);
-        controller.close();
-        end();
-        return;
-      }
-      if (chunk.done) {
-        unwatch(w);
-        const durable = await end();
-        if (held !== undefined) {
-          controller.enqueue(
-            durable === false
-              ? errorEvent("The gateway could not make the audit record of this reply durable.", "audit_unavailable", true)
-              : held,
-          );
+      // Loops only while a translator has nothing to say yet (a content_block_stop, say): a pull
+      // that enqueues nothing might not be called again.
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch {
+          unwatch(w);
+          const [message, code] =
+            w.why === "idle"
+              ? [`Upstream '${upstreamName}' sent nothing for ${limits.idleTimeoutMs} ms; the stream was closed.`, "upstream_idle_timeout"]
+              : w.why === "deadline"
+                ? [`The request exceeded its time limit while streaming from upstream '${upstreamName}'.`, "upstream_timeout"]
+                : [`The connection to upstream '${upstreamName}' failed mid-stream.`, "upstream_stream_interrupted"];
+          if (clock !== undefined) clock.streamError = code;
+          const event = errorEvent(message, code, atBoundary, format);
+          sent.push(event);
+          controller.enqueue(event);
+          controller.close();
+          end();
+          return;
         }
-        controller.close();
+        if (chunk.done) {
+          unwatch(w);
+          // A translator's closing events: the end of the reply, or an error event if it was cut.
+          if (translator !== undefined) emit(controller, translator.end());
+          const durable = await end();
+          if (held !== undefined) {
+            controller.enqueue(
+              durable === false
+                ? errorEvent("The gateway could not make the audit record of this reply durable.", "audit_unavailable", true, format)
+                : held,
+            );
+          }
+          controller.close();
+          return;
+        }
+        const now = (lastUpstream = lastWrite = performance.now());
+        if (clock !== undefined && chunk.value[0] !== COLON) {
+          if (lastToken < 0) clock.firstToken?.observe((now - clock.arrivedAt) / 1000);
+          else clock.tokenGap?.observe((now - lastToken) / 1000);
+          lastToken = now;
+        }
+        if (translator !== undefined) {
+          // Translators emit whole events only, so the client's stream is always at a boundary.
+          if (emit(controller, translator.push(chunk.value))) return;
+          continue;
+        }
+        atBoundary = endsEvent(chunk.value);
+        sent.push(chunk.value);
+        if (holdFinal && (format === undefined ? endsWithDone(chunk.value) : endsWithFinalEvent(format.dialect, chunk.value))) held = chunk.value;
+        else controller.enqueue(chunk.value);
         return;
       }
-      const now = (lastUpstream = lastWrite = performance.now());
-      if (clock !== undefined && chunk.value[0] !== COLON) {
-        if (lastToken < 0) clock.firstToken?.observe((now - clock.arrivedAt) / 1000);
-        else clock.tokenGap?.observe((now - lastToken) / 1000);
-        lastToken = now;
-      }
-      atBoundary = endsEvent(chunk.value);
-      sent.push(chunk.value);
-      if (holdFinal && endsWithDone(chunk.value)) held = chunk.value;
-      else controller.enqueue(chunk.value);
     },
     cancel() {
       // The client went away: stop paying the upstream for tokens nobody will read.

@@ -19,6 +19,7 @@ const FAMILIES = [
   ["warden_time_to_first_token_seconds", "histogram"],
   ["warden_inter_token_gap_seconds", "histogram"],
   ["warden_tokens_total", "counter"],
+  ["warden_spend_usd_total", "counter"],
   ["warden_refusals_total", "counter"],
   ["warden_waf_findings_total", "counter"],
   ["warden_upstream_errors_total", "counter"],

@@ -14,6 +14,7 @@
  *   warden_time_to_first_token_seconds{model}            arrival → first upstream SSE chunk
  *   warden_inter_token_gap_seconds{model}                between successive upstream SSE chunks
  *   warden_tokens_total{direction,model,tenant}          from the reply's usage
+ *   warden_spend_usd_total{tenant}                       the reply's usage at WARDEN_PRICES (src/budget)
  *   warden_refusals_total{stage,code,rule}               every refusal by a Warden stage
  *   warden_waf_findings_total{rule,action}               blocks, redactions and flags
  *   warden_upstream_errors_total{upstream,code}          gateway-side failures and mapped upstream errors
@@ -75,6 +76,7 @@ export function createMetrics() {
   const timeToFirstToken = new HistogramFamily(registry, "warden_time_to_first_token_seconds", "Streams: from the request's arrival to the first SSE chunk from the upstream.", ["model"], TTFT_BUCKETS);
   const interTokenGap = new HistogramFamily(registry, "warden_inter_token_gap_seconds", "Streams: time between successive SSE chunks from the upstream, as forwarded.", ["model"], GAP_BUCKETS);
   const tokens = new CounterFamily(registry, "warden_tokens_total", "Tokens from the replies' usage, by direction (prompt, completion), model and tenant (\"\" for the master key or without auth).", ["direction", "model", "tenant"]);
+  const spend = new CounterFamily(registry, "warden_spend_usd_total", "US dollars charged to virtual keys' budgets (usage at WARDEN_PRICES, rounded up to the micro-dollar per request), by tenant.", ["tenant"]);
   const refusals = new CounterFamily(registry, "warden_refusals_total", "Requests refused by a Warden stage (guard, auth, waf, ratelimit, adapter, forwarder, audit), by error code; rule is the WAF rule of a block.", ["stage", "code", "rule"]);
   const wafFindings = new CounterFamily(registry, "warden_waf_findings_total", "WAF rule matches, by rule and the action taken (block, redact, flag).", ["rule", "action"]);
   const upstreamErrors = new CounterFamily(registry, "warden_upstream_errors_total", "Failed upstream calls, by upstream and error code: unreachable, timed out, cut mid-stream, or an upstream error status.", ["upstream", "code"]);
@@ -141,6 +143,7 @@ export function createMetrics() {
     timeToFirstToken,
     interTokenGap,
     tokens,
+    spend,
     refusals,
     wafFindings,
     upstreamErrors,
@@ -168,6 +171,10 @@ export function createMetrics() {
     usage(model: string, tenant: string, usage: Usage): void {
       tokens.at("prompt", model, tenant).inc(usage.prompt);
       tokens.at("completion", model, tenant).inc(usage.completion);
+    },
+    /** A request's cost charged to a tenant's keys, in micro-dollars. */
+    spent(tenant: string, micros: number): void {
+      spend.at(tenant).inc(micros / 1_000_000);
     },
     /** The TTFT and gap histograms of a model label, for a stream to observe into. */
     streamCells(model: string): StreamCells {

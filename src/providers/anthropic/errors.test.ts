@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicFailure, openAIErrorToAnthropic, openAIStreamErrorType, streamErrorToOpenAI } from "./errors";
+import { GatewayError } from "../../errors";
+import { anthropicFailure, anthropicRefusal, openAIErrorToAnthropic, openAIStreamErrorType, streamErrorToOpenAI } from "./errors";
 
 const body = (type: string, message = "m") => JSON.stringify({ type: "error", error: { type, message }, request_id: "req_1" });
 
@@ -61,6 +62,20 @@ describe("OpenAI errors → Anthropic", () => {
     expect(openAIErrorToAnthropic(400, new TextEncoder().encode('{"error":"plain"}'), "req_9").body).toEqual({ type: "error", error: { type: "invalid_request_error", message: "plain" }, request_id: "req_9" });
     expect(openAIErrorToAnthropic(502, "Bad Gateway").body.error.message).toBe("Bad Gateway");
     expect(openAIErrorToAnthropic(500, "").body.error.message).toBe("HTTP 500");
+  });
+
+  test("the OpenAI error's code becomes details.error_code (the SDK's errorCode)", () => {
+    const r = openAIErrorToAnthropic(403, JSON.stringify({ error: { message: "blocked", type: "permission_error", param: "messages[0].content", code: "content_policy_violation" } }), "req_2");
+    expect(r).toEqual({ status: 403, body: { type: "error", error: { type: "permission_error", message: "blocked", details: { error_code: "content_policy_violation" } }, request_id: "req_2" } });
+  });
+
+  test("a gateway refusal in Anthropic's shape keeps its code, stage and headers", () => {
+    const e = new GatewayError(503, "Upstream overloaded.", "server_error", "upstream_overloaded", null, { "retry-after": "3" }, "upstream");
+    const a = anthropicRefusal(e, "req_3");
+    expect(a).toBeInstanceOf(GatewayError);
+    expect([a.status, a.code, a.stage, a.headers]).toEqual([529, "upstream_overloaded", "upstream", { "retry-after": "3", "request-id": "req_3" }]);
+    expect(JSON.parse(new TextDecoder().decode(a.body()))).toEqual({ type: "error", error: { type: "overloaded_error", message: "Upstream overloaded.", details: { error_code: "upstream_overloaded" } }, request_id: "req_3" });
+    expect(a.toResponse().status).toBe(529);
   });
 
   test("stream error types", () => {

@@ -21,7 +21,9 @@
  * 400 invalid_request_error, 401 authentication_error, 402 billing_error, 403 permission_error,
  * 404 not_found_error, 413 request_too_large, 429 rate_limit_error, 503 overloaded_error (sent as
  * 529, the status Anthropic's SDKs know as "overloaded"), 504 timeout_error, other 5xx api_error;
- * other 4xx invalid_request_error with their status.
+ * other 4xx invalid_request_error with their status. The OpenAI error's stable `code` (like
+ * `content_policy_violation` or `upstream_overloaded`) goes in `error.details.error_code`, where
+ * Anthropic's SDKs read it as `err.errorCode`.
  */
 import { GatewayError, type ErrorType } from "../../errors";
 import type { AnthropicErrorBody, AnthropicErrorType } from "./types";
@@ -127,14 +129,17 @@ function anthropicType(status: number): { status: number; type: AnthropicErrorTy
 export function openAIErrorToAnthropic(status: number, body: string | Uint8Array, requestId?: string): { status: number; body: AnthropicErrorBody } {
   const text = typeof body === "string" ? body : new TextDecoder().decode(body);
   let message: string | undefined;
+  let code: unknown;
   try {
-    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string };
+    const parsed = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string };
     message = typeof parsed.error === "string" ? parsed.error : typeof parsed.error?.message === "string" ? parsed.error.message : undefined;
+    if (typeof parsed.error === "object") code = parsed.error?.code;
   } catch {
     message = text.slice(0, 500) || undefined;
   }
   const mapped = anthropicType(status);
   const out: AnthropicErrorBody = { type: "error", error: { type: mapped.type, message: message ?? `HTTP ${status}` } };
+  if (typeof code === "string" && code !== "") out.error.details = { error_code: code };
   if (requestId !== undefined) out.request_id = requestId;
   return { status: mapped.status, body: out };
 }
@@ -148,4 +153,34 @@ export function openAIStreamErrorType(error: { type?: unknown; code?: unknown } 
   if (type === "timeout_error" || code.endsWith("timeout")) return "timeout_error";
   if (type === "invalid_request_error") return "invalid_request_error";
   return "api_error";
+}
+
+const encoder = new TextEncoder();
+
+/** A refusal whose reply is already in Anthropic's shape; everything else (code, stage, headers) as the original's. */
+class AnthropicShapedError extends GatewayError {
+  constructor(private readonly wire: Uint8Array, status: number, from: GatewayError, requestId: string) {
+    // `request-id` is where Anthropic's SDKs look for it (err.requestID).
+    super(status, from.message, from.type, from.code, from.param, { ...from.headers, "request-id": requestId }, from.stage);
+  }
+
+  override body(): Uint8Array {
+    return this.wire;
+  }
+}
+
+/**
+ * One of the gateway's refusals or upstream failures (OpenAI-shaped) as an Anthropic client on
+ * POST /v1/messages gets it: the status and type by {@link openAIErrorToAnthropic}, the request id
+ * in `request_id` and the `request-id` header as Anthropic's own errors carry it. The code, stage
+ * and headers (Retry-After, x-warden-rule) stay, for the metrics, the ledger and the client.
+ *
+ * @example
+ * const e = anthropicRefusal(new GatewayError(401, "Invalid API key.", "authentication_error", "invalid_api_key"), "req_1");
+ * e.status; // 401
+ * new TextDecoder().decode(e.body()); // {"type":"error","error":{"type":"authentication_error","message":"Invalid API key."},"request_id":"req_1"}
+ */
+export function anthropicRefusal(e: GatewayError, requestId: string): GatewayError {
+  const { status, body } = openAIErrorToAnthropic(e.status, e.body(), requestId);
+  return new AnthropicShapedError(encoder.encode(JSON.stringify(body)), status, e, requestId);
 }

@@ -17,8 +17,8 @@
  * Dropped: `top_k` (not OpenAI's; vLLM-style extensions are not assumed), `thinking`,
  * `service_tier`, `container`, `cache_control` marks, citations settings.
  */
-import type { OpenAIChatRequest, OpenAIContentPart, OpenAIFunctionTool, OpenAIMessage, OpenAIToolCall } from "./openai-wire";
-import { invalid, unsupported } from "./reject";
+import type { OpenAIChatRequest, OpenAIContentPart, OpenAIFunctionTool, OpenAIMessage, OpenAIToolCall } from "../common/openai-wire";
+import { invalid, unsupported } from "../common/reject";
 import type { AnthropicRequest } from "./types";
 
 /**

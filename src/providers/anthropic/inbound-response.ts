@@ -6,7 +6,7 @@
  * blocks follow. finish_reason maps back with {@link stopReason}; usage splits OpenAI's
  * prompt_tokens into Anthropic's uncached `input_tokens` and `cache_read_input_tokens`.
  */
-import type { OpenAIChatCompletion, OpenAIUsage } from "./openai-wire";
+import type { OpenAIChatCompletion, OpenAIUsage } from "../common/openai-wire";
 import { GatewayError } from "../../errors";
 import type { AnthropicContentBlock, AnthropicResponse, AnthropicStopReason, AnthropicUsage } from "./types";
 

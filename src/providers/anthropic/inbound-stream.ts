@@ -18,9 +18,9 @@
  */
 import { openAIStreamErrorType } from "./errors";
 import { usageToAnthropic, stopReason } from "./inbound-response";
-import type { OpenAIUsage } from "./openai-wire";
-import { createSseParser } from "./sse";
-import type { StreamTranslator } from "./transform";
+import type { OpenAIUsage } from "../common/openai-wire";
+import { createSseParser } from "../common/sse";
+import type { StreamTranslator } from "../common/transform";
 import type { AnthropicStopReason } from "./types";
 
 type Kind = "text" | "thinking" | "tool";

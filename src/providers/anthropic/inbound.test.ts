@@ -3,9 +3,9 @@ import { GatewayError } from "../../errors";
 import { fromAnthropicRequest } from "./inbound-request";
 import { stopReason, toAnthropicResponse } from "./inbound-response";
 import { createOpenAIToAnthropicStreamTranslator } from "./inbound-stream";
-import type { OpenAIChatCompletion } from "./openai-wire";
-import { createSseParser } from "./sse";
-import { splitsOf } from "./testing";
+import type { OpenAIChatCompletion } from "../common/openai-wire";
+import { createSseParser } from "../common/sse";
+import { splitsOf } from "../common/testing";
 import type { AnthropicRequest, AnthropicResponse } from "./types";
 
 function refusal(body: unknown): GatewayError {

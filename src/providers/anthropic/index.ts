@@ -20,9 +20,9 @@ export { createAnthropicStreamTranslator, type AnthropicStreamOptions } from "./
 export { fromAnthropicRequest } from "./inbound-request";
 export { toAnthropicResponse, stopReason, usageToAnthropic } from "./inbound-response";
 export { createOpenAIToAnthropicStreamTranslator } from "./inbound-stream";
-export { anthropicFailure, openAIErrorToAnthropic, streamErrorToOpenAI } from "./errors";
-export { createSseParser, type SseCommentHandler, type SseHandler, type SseParser } from "./sse";
-export { translatorStream, type StreamTranslator } from "./transform";
+export { anthropicFailure, anthropicRefusal, openAIErrorToAnthropic, openAIStreamErrorType, streamErrorToOpenAI } from "./errors";
+export { createSseParser, type SseCommentHandler, type SseHandler, type SseParser } from "../common/sse";
+export { translatorStream, type StreamTranslator } from "../common/transform";
 export { ANTHROPIC_VERSION } from "./types";
 export type * from "./types";
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { GatewayError } from "../../errors";
-import type { OpenAIChatRequest } from "./openai-wire";
+import type { OpenAIChatRequest } from "../common/openai-wire";
 import { toAnthropicRequest } from "./request";
 
 const opts = { defaultMaxTokens: 1024 };

@@ -31,8 +31,8 @@
  * `name`, an image's `detail`, an assistant's `reasoning_content` (Anthropic only takes back
  * thinking blocks with their signature, which an OpenAI client never had).
  */
-import type { OpenAIChatRequest, OpenAIMessage } from "./openai-wire";
-import { invalid, parseDataUrl, textOf, unsupported } from "./reject";
+import type { OpenAIChatRequest, OpenAIMessage } from "../common/openai-wire";
+import { invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicRequest, AnthropicTextBlock, AnthropicTool, AnthropicToolChoice } from "./types";
 
 export interface AnthropicRequestOptions {
@@ -217,20 +217,6 @@ function assistantBlocks(m: OpenAIMessage, at: string): AnthropicContentBlock[] 
     blocks.push({ type: "tool_use", id: call.id, name: call.function.name, input: parseArguments(call.function.arguments, `${cat}.function.arguments`) });
   }
   return blocks;
-}
-
-/** Tool-call arguments are a JSON string in OpenAI's format and an object in Anthropic's. */
-export function parseArguments(args: unknown, at: string): Record<string, unknown> {
-  if (args === undefined || args === null || args === "") return {};
-  if (typeof args !== "string") invalid(at, "must be a JSON string");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    invalid(at, "is not valid JSON");
-  }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) invalid(at, "must encode a JSON object");
-  return parsed as Record<string, unknown>;
 }
 
 function convertTools(tools: OpenAIChatRequest["tools"]): AnthropicTool[] | undefined {

@@ -9,7 +9,7 @@
  * - usage: OpenAI's prompt_tokens counts cached input too, so it is input + cache writes + cache
  *   reads, with the reads also reported as `prompt_tokens_details.cached_tokens`.
  */
-import { openAIUsage, unixNow, type OpenAIChatCompletion, type OpenAIFinishReason, type OpenAIToolCall, type OpenAIUsage } from "./openai-wire";
+import { openAIUsage, unixNow, type OpenAIChatCompletion, type OpenAIFinishReason, type OpenAIToolCall, type OpenAIUsage } from "../common/openai-wire";
 import type { AnthropicResponse, AnthropicUsage } from "./types";
 
 /**

@@ -20,8 +20,8 @@ import {
   type AnthropicRequest,
   type AnthropicResponse,
 } from "./index";
-import type { OpenAIChatCompletion, OpenAIChatRequest } from "./openai-wire";
-import { mergeChunks, parseOpenAIStream, readAll } from "./testing";
+import type { OpenAIChatCompletion, OpenAIChatRequest } from "../common/openai-wire";
+import { mergeChunks, parseOpenAIStream, readAll } from "../common/testing";
 
 let anthropic: AnthropicMock;
 let openai: MockUpstream;

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { fromAnthropicResponse } from "./response";
 import { createAnthropicStreamTranslator } from "./stream";
-import { mergeChunks, parseOpenAIStream, splitsOf } from "./testing";
-import { translatorStream } from "./transform";
+import { mergeChunks, parseOpenAIStream, splitsOf } from "../common/testing";
+import { translatorStream } from "../common/transform";
 import type { AnthropicResponse } from "./types";
 
 const ev = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;

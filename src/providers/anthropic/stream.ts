@@ -19,10 +19,10 @@
  * never mistakes a cut reply for a whole one.
  */
 import { streamErrorToOpenAI } from "./errors";
-import { chunkWriter, DONE_EVENT, errorEvent, unixNow, type OpenAIFinishReason, type OpenAIUsage } from "./openai-wire";
+import { chunkWriter, DONE_EVENT, errorEvent, unixNow, type OpenAIFinishReason, type OpenAIUsage } from "../common/openai-wire";
 import { finishReason, usageFromAnthropic } from "./response";
-import { createSseParser } from "./sse";
-import type { StreamTranslator } from "./transform";
+import { createSseParser } from "../common/sse";
+import type { StreamTranslator } from "../common/transform";
 import type { AnthropicUsage } from "./types";
 
 export interface AnthropicStreamOptions {

@@ -104,7 +104,8 @@ export type AnthropicErrorType =
 
 export interface AnthropicErrorBody {
   type: "error";
-  error: { type: AnthropicErrorType | string; message: string };
+  /** `details.error_code`: a stable code naming the cause (Warden's own error codes go here). */
+  error: { type: AnthropicErrorType | string; message: string; details?: { error_code: string } };
   request_id?: string;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { GatewayError } from "../../errors";
-import type { OpenAIChatRequest } from "../anthropic/openai-wire";
+import type { OpenAIChatRequest } from "../common/openai-wire";
 import { geminiHeaders, geminiUrl } from "./index";
 import { toGeminiRequest } from "./request";
 import { toolCallId } from "./tool-ids";

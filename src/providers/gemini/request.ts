@@ -27,9 +27,8 @@
  * `prediction`, `verbosity`, `prompt_cache_key`, `stream_options` (for the stream translator), a
  * message's `name`, an image's `detail`, an assistant's `reasoning_content`.
  */
-import type { OpenAIChatRequest, OpenAIMessage } from "../anthropic/openai-wire";
-import { invalid, parseDataUrl, textOf, unsupported } from "../anthropic/reject";
-import { parseArguments } from "../anthropic/request";
+import type { OpenAIChatRequest, OpenAIMessage } from "../common/openai-wire";
+import { invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
 import { signatureOf } from "./tool-ids";
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from "./types";
 

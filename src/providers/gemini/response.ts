@@ -12,7 +12,7 @@
  *   completion_tokens, so completion = candidates + thoughts (thoughts also as reasoning_tokens);
  *   cachedContentTokenCount → prompt_tokens_details.cached_tokens.
  */
-import { openAIUsage, unixNow, type OpenAIChatCompletion, type OpenAIChoice, type OpenAIFinishReason, type OpenAIToolCall, type OpenAIUsage } from "../anthropic/openai-wire";
+import { openAIUsage, unixNow, type OpenAIChatCompletion, type OpenAIChoice, type OpenAIFinishReason, type OpenAIToolCall, type OpenAIUsage } from "../common/openai-wire";
 import { toolCallId } from "./tool-ids";
 import type { GeminiCandidate, GeminiPart, GeminiResponse, GeminiUsageMetadata } from "./types";
 

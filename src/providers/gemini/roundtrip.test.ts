@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { startMockGemini, type GeminiMock } from "../../../bench/mock-gemini.ts";
 import { GatewayError } from "../../errors";
-import type { OpenAIChatCompletion, OpenAIChatRequest } from "../anthropic/openai-wire";
-import { mergeChunks, parseOpenAIStream, readAll } from "../anthropic/testing";
-import { translatorStream } from "../anthropic/transform";
+import type { OpenAIChatCompletion, OpenAIChatRequest } from "../common/openai-wire";
+import { mergeChunks, parseOpenAIStream, readAll } from "../common/testing";
+import { translatorStream } from "../common/transform";
 import { createGeminiStreamTranslator, fromGeminiResponse, geminiFailure, geminiHeaders, geminiUrl, signatureOf, toGeminiRequest, type GeminiResponse } from "./index";
 
 let gemini: GeminiMock;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { mergeChunks, parseOpenAIStream, splitsOf } from "../anthropic/testing";
-import { translatorStream } from "../anthropic/transform";
+import { mergeChunks, parseOpenAIStream, splitsOf } from "../common/testing";
+import { translatorStream } from "../common/transform";
 import { fromGeminiResponse } from "./response";
 import { createGeminiStreamTranslator } from "./stream";
 import { signatureOf } from "./tool-ids";

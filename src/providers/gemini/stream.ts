@@ -17,9 +17,9 @@
  * appeared has finished, the usage chunk (when asked) and `[DONE]` follow; otherwise the client gets
  * an error event, never a `[DONE]` for a cut reply.
  */
-import { chunkWriter, DONE_EVENT, errorEvent, unixNow } from "../anthropic/openai-wire";
-import { createSseParser } from "../anthropic/sse";
-import type { StreamTranslator } from "../anthropic/transform";
+import { chunkWriter, DONE_EVENT, errorEvent, unixNow } from "../common/openai-wire";
+import { createSseParser } from "../common/sse";
+import type { StreamTranslator } from "../common/transform";
 import { streamErrorToOpenAI } from "./errors";
 import { finishReason, toolCallOf, usageFromGemini } from "./response";
 import type { GeminiResponse, GeminiUsageMetadata } from "./types";

@@ -2,8 +2,7 @@
  * The OpenAI Chat Completions wire shapes the provider translators read and write, and a chunk
  * writer that renders `chat.completion.chunk` SSE events from string templates.
  *
- * Shared with ../gemini (kept here because a provider folder is the unit the gateway owns; it can
- * move to a common folder when the forwarder wires the adapters in).
+ * Shared by every provider folder and by the forwarder's inbound (Anthropic client) direction.
  */
 
 export interface OpenAITextPart { type: "text"; text: string }

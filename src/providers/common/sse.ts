@@ -5,7 +5,7 @@
  * dispatches. Bytes may be split anywhere: inside a UTF-8 character, between CR and LF, inside a
  * field name.
  *
- * Shared with ../gemini (Gemini separates events with CRLF, Anthropic with LF).
+ * Shared by the provider folders (Gemini separates events with CRLF, Anthropic with LF).
  */
 
 /** Receives each complete event: its name ("message" when it had no `event:` line) and its data. */

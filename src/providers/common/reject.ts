@@ -3,7 +3,7 @@
  * the offending field in `param`, thrown as {@link GatewayError} so app.ts answers and audits them
  * like any other stage's refusal.
  *
- * Shared with ../gemini.
+ * Shared by the provider folders.
  */
 import { GatewayError } from "../../errors";
 
@@ -55,4 +55,23 @@ export function textOf(content: unknown, param: string, other?: (part: Record<st
     else invalid(at, "only text parts are allowed here");
   }
   return text;
+}
+
+/**
+ * Tool-call arguments are a JSON string in OpenAI's format and an object in Anthropic's and Gemini's.
+ *
+ * @example
+ * parseArguments('{"city":"Paris"}', "messages[1].tool_calls[0].function.arguments"); // { city: "Paris" }
+ */
+export function parseArguments(args: unknown, at: string): Record<string, unknown> {
+  if (args === undefined || args === null || args === "") return {};
+  if (typeof args !== "string") invalid(at, "must be a JSON string");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    invalid(at, "is not valid JSON");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) invalid(at, "must encode a JSON object");
+  return parsed as Record<string, unknown>;
 }

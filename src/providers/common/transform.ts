@@ -2,7 +2,7 @@
  * The common shape of a stream translator (upstream SSE in, client SSE out) and its adapter to a
  * web TransformStream, so a forwarder can `body.pipeThrough(...)` any of them.
  *
- * Shared with ../gemini.
+ * Shared by the provider folders; the forwarder drives a translator directly (see src/forwarder/sse.ts).
  */
 
 export interface StreamTranslator {
@@ -33,4 +33,29 @@ export function translatorStream(t: StreamTranslator): TransformStream<Uint8Arra
       if (out.length > 0) controller.enqueue(encoder.encode(out));
     },
   });
+}
+
+/**
+ * Two translators in a row (upstream → OpenAI → client), as one: what the first one emits is
+ * the second one's input. The first one's end-of-stream events (or its error event) pass through
+ * the second before the second ends.
+ *
+ * @example
+ * const t = chainTranslators(createGeminiStreamTranslator(model, id), createOpenAIToAnthropicStreamTranslator(model, msgId));
+ */
+export function chainTranslators(first: StreamTranslator, second: StreamTranslator): StreamTranslator {
+  return {
+    push(chunk) {
+      const middle = first.push(chunk);
+      return middle === "" ? "" : second.push(middle);
+    },
+    end() {
+      const middle = first.end();
+      const out = middle === "" ? "" : second.push(middle);
+      return out + second.end();
+    },
+    get done() {
+      return second.done;
+    },
+  };
 }
