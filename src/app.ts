@@ -584,7 +584,7 @@ export function listen(gateway: Gateway, opts: ListenOptions) {
     reusePort: false,
     development: false,
     routes,
-    fetch(request, server) {
+    fetch(request) {
       // Bun's router matches the raw request target, but request.url arrives with dot segments
       // removed and backslashes turned into slashes: a proxied POST that missed the router was
       // spelled differently on the wire (/v1/x/../chat/completions), and is refused as ambiguous.
@@ -593,7 +593,7 @@ export function listen(gateway: Gateway, opts: ListenOptions) {
         metrics.refused("guard", refusal.code ?? "error", "");
         return refusal.toResponse();
       }
-      return app.fetch(request, server);
+      return app.fetch(request);
     },
     error(error) {
       log("error", "unhandled error", { error: error.stack ?? error.message });

@@ -69,6 +69,6 @@ export class GatewayError extends Error {
   }
 
   toResponse(body: Uint8Array = this.body()): Response {
-    return new Response(body, { status: this.status, headers: { "content-type": "application/json", ...this.headers } });
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: this.status, headers: { "content-type": "application/json", ...this.headers } });
   }
 }

@@ -111,7 +111,7 @@ export async function forward(
     res = await fetch(x === undefined ? target.urls[input.endpoint] : x.url, {
       method: "POST",
       headers: x === undefined ? upstreamHeaders(target, input.clientHeaders, requestId) : x.headers,
-      body: x === undefined ? input.body : x.body,
+      body: (x === undefined ? input.body : x.body) as BodyInit,
       signal: w.abort.signal,
       redirect: "manual",
     });
@@ -167,7 +167,7 @@ export async function forward(
   if (durable !== undefined && (await durable) === false) {
     throw new GatewayError(503, "The gateway could not make the audit record of this reply durable; it was not delivered.", "server_error", "audit_unavailable", null, undefined, "audit");
   }
-  return new Response(bytes, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers, x) });
+  return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers, x) });
 }
 
 function plan(input: ForwardInput): Exchange {

@@ -141,7 +141,7 @@ export function pipeSse(
       // Loops only while a translator has nothing to say yet (a content_block_stop, say): a pull
       // that enqueues nothing might not be called again.
       for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch {

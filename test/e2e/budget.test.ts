@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import OpenAI, { APIError } from "openai";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 import { installInTempDir, runOnce, startWarden, type Running } from "./binary";
+import { apiError } from "./sdk";
 
 const MASTER = "e2e-budget-master-0123456789";
 /** The mock's usage for "hello": 2 prompt tokens (its chars/4 estimate) and 16 completion tokens. */
@@ -29,14 +30,6 @@ const newKey = (args: string[]): Promise<{ id: string; key: string }> => cli(["k
 const client = (apiKey: string) => new OpenAI({ baseURL: `${warden.url}/v1`, apiKey, maxRetries: 0 });
 const ask = (apiKey: string, model = "mock-gpt", extra: Record<string, unknown> = {}) =>
   client(apiKey).chat.completions.create({ model, messages: [{ role: "user", content: "hello" }], max_tokens: 16, ...extra });
-async function apiError(p: Promise<unknown>): Promise<APIError> {
-  const e = await p.then(
-    () => undefined,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(APIError);
-  return e as APIError;
-}
 /** Asks until refused; returns how many were served and the refusal. */
 async function untilRefused(keys: string[], model = "mock-gpt"): Promise<{ served: number; refusal: APIError }> {
   for (let served = 0; served < 100; served++) {

@@ -3,9 +3,10 @@
  * upstream, with the official `openai` SDK as the client.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import OpenAI, { APIError } from "openai";
+import OpenAI from "openai";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 import { startWarden, type Running } from "./binary";
+import { apiError } from "./sdk";
 
 let mock: MockUpstream;
 let warden: Running;
@@ -75,14 +76,6 @@ describe("the binary with the openai SDK", () => {
   });
 });
 
-async function apiError(p: Promise<unknown>): Promise<APIError> {
-  const e = await p.then(
-    () => undefined,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(APIError);
-  return e as APIError;
-}
 
 describe("errors reach the SDK as APIErrors with the right status and code", () => {
   test("wrong key → 401", async () => {

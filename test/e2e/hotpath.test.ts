@@ -11,6 +11,7 @@ import OpenAI, { APIError } from "openai";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 import { startRedis, type RedisServer } from "../setup/redis";
 import { installInTempDir, runOnce, startWarden, type Running } from "./binary";
+import { apiError } from "./sdk";
 
 const MASTER = "e2e-hotpath-master-0123456789";
 const AWS_KEY = "AKIAZ7Q4XK2N9WPLR3TB"; // shaped like an AWS access key id, not a real one
@@ -28,14 +29,6 @@ const newKey = async (args: string[], where = dir, withEnv = env): Promise<{ id:
 const client = (apiKey: string, url = warden.url) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 });
 const ask = (apiKey: string, content: string, url?: string) =>
   client(apiKey, url).chat.completions.create({ model: "mock-gpt", messages: [{ role: "user", content }] });
-async function apiError(p: Promise<unknown>): Promise<APIError> {
-  const e = await p.then(
-    () => undefined,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(APIError);
-  return e as APIError;
-}
 
 /** The ledger record of `requestId`, read through the audit API as the master key. */
 async function recordOf(requestId: string, url = warden.url): Promise<Record<string, any>> {
@@ -158,7 +151,7 @@ describe("rate limits", () => {
     expect(served).toBe(3);
     expect(spent?.status).toBe(429);
     expect(spent?.code).toBe("rate_limit_exceeded");
-    expect(spent.message).toContain("TPM");
+    expect(spent?.message).toContain("TPM");
   });
 
   test("concurrency: a second request while a stream is open is refused; once the stream ends, it passes", async () => {

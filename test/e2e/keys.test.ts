@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import OpenAI, { APIError } from "openai";
+import OpenAI from "openai";
 import { startMockUpstream, type MockUpstream } from "../../bench/mock-upstream";
 import { installInTempDir, runOnce, startWarden, type Running } from "./binary";
+import { apiError } from "./sdk";
 
 const MASTER = "e2e-keys-master-0123456789";
 let mock: MockUpstream;
@@ -38,14 +39,6 @@ async function createKey(args: string[]): Promise<KeyJson> {
 }
 const client = (apiKey: string) => new OpenAI({ baseURL: `${warden.url}/v1`, apiKey, maxRetries: 0 });
 const hello = (apiKey: string, model = "mock-gpt") => client(apiKey).chat.completions.create({ model, messages: [{ role: "user", content: "Hello" }] });
-async function apiError(p: Promise<unknown>): Promise<APIError> {
-  const e = await p.then(
-    () => undefined,
-    (err) => err,
-  );
-  expect(e).toBeInstanceOf(APIError);
-  return e as APIError;
-}
 
 beforeAll(async () => {
   mock = await startMockUpstream({ port: 0 });
