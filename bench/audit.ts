@@ -92,10 +92,20 @@ async function startWarden(mode: "async" | "strict", mockUrl: string): Promise<{
     stderr: "pipe",
   });
   let log = "";
-  for await (const chunk of proc.stderr) {
-    log += new TextDecoder().decode(chunk);
+  // Keep reading after "listening": Warden logs a line per request, and a stderr pipe left unread
+  // (or closed by leaving a for-await loop) stalls or kills it under load.
+  const reader = proc.stderr.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    log += new TextDecoder().decode(value);
     const m = /"msg":"listening","url":"([^"]+)"/.exec(log);
-    if (m) return { url: m[1], dir, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); } };
+    if (m) {
+      void (async () => {
+        while (!(await reader.read().catch(() => ({ done: true }))).done);
+      })();
+      return { url: m[1], dir, stop: () => { proc.kill(); rmSync(dir, { recursive: true, force: true }); } };
+    }
   }
   throw new Error(`warden (${mode}) did not start:\n${log}`);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { HandOffWriter, readHandOffs } from "./handoff";
+import { F, FIELDS, HandOffWriter, indexHandOffs, readHandOffs } from "./handoff";
 import type { HandOff } from "./record";
 
 const enc = new TextEncoder();
@@ -26,14 +26,61 @@ function sample(i: number, over: Partial<HandOff> = {}): HandOff {
   };
 }
 
+/** A body as the batch carries it: the chunks back to back, as one chunk (none when empty). */
+function flat(chunks: Uint8Array[]): Uint8Array[] {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  if (total === 0) return [];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return [out];
+}
+const carried = (h: HandOff): HandOff => ({ ...h, request: flat(h.request), response: flat(h.response) });
+
 describe("hand-off batches", () => {
-  test("round-trip every field, nulls, empty and multi-chunk bodies, non-ASCII text", () => {
+  test("round-trip every field, nulls, empty and multi-chunk bodies (joined), non-ASCII text", () => {
     const w = new HandOffWriter(64);
     const input = Array.from({ length: 20 }, (_, i) => sample(i));
+    input.push(sample(20, { request: [], response: [new Uint8Array(0), new Uint8Array(0)] }));
     for (const h of input) w.write(h);
     const { buffer, length, count } = w.take();
-    expect(count).toBe(20);
-    expect(readHandOffs(buffer, length)).toEqual(input);
+    expect(count).toBe(21);
+    const read = readHandOffs(buffer, length);
+    expect(read).toEqual(input.map(carried));
+    expect(read[0].response).toEqual([enc.encode("data: a\n\ndata: [DONE]\n\n")]);
+  });
+
+  test("the index points at every field readHandOffs reads", () => {
+    const w = new HandOffWriter(64);
+    const input = Array.from({ length: 12 }, (_, i) => sample(i));
+    for (const h of input) w.write(h);
+    const { buffer, length } = w.take();
+    const view = new DataView(buffer);
+    const bytes = new Uint8Array(buffer);
+    const index = { at: new Int32Array(FIELDS), count: 0 };
+    indexHandOffs(view, length, index);
+    indexHandOffs(view, length, index); // appends: the same batch twice
+    expect(index.count).toBe(24);
+    const str = (p: number) => {
+      const n = view.getUint32(p, true);
+      return n === 0xffffffff ? null : new TextDecoder().decode(bytes.subarray(p + 4, p + 4 + n));
+    };
+    const read = readHandOffs(buffer, length);
+    for (let r = 0; r < 24; r++) {
+      const at = (f: number) => index.at[r * FIELDS + f];
+      const h = read[r % 12];
+      expect(view.getFloat64(at(F.start), true)).toBe(h.time);
+      expect(str(at(F.requestId))).toBe(h.requestId);
+      expect(str(at(F.tenant))).toBe(h.tenant);
+      expect(str(at(F.refusalCode))).toBe(h.refusal?.code ?? null);
+      expect(view.getUint32(at(F.waf), true)).toBe(h.waf.length);
+      expect(str(at(F.rateSubject))).toBe(h.rateLimit?.subject ?? null);
+      expect(str(at(F.response))).toBe(new TextDecoder().decode(flat(h.response)[0] ?? new Uint8Array(0)));
+    }
+    expect(() => indexHandOffs(view, length - 1, { at: new Int32Array(0), count: 0 })).toThrow("damaged");
   });
 
   test("bodies larger than the initial buffer grow it; the writer starts afresh after take()", () => {
@@ -44,7 +91,7 @@ describe("hand-off batches", () => {
     expect(readHandOffs(first.buffer, first.length)[0].request[0]).toEqual(big);
     w.write(sample(2));
     const second = w.take();
-    expect(readHandOffs(second.buffer, second.length)).toEqual([sample(2)]);
+    expect(readHandOffs(second.buffer, second.length)).toEqual([carried(sample(2))]);
   });
 
   test("the batch survives a transfer to a worker-like structured clone", () => {
@@ -53,6 +100,6 @@ describe("hand-off batches", () => {
     const { buffer, length } = w.take();
     const moved = structuredClone(buffer, { transfer: [buffer] });
     expect(buffer.byteLength).toBe(0); // transferred, not copied
-    expect(readHandOffs(moved, length)).toEqual([sample(4)]);
+    expect(readHandOffs(moved, length)).toEqual([carried(sample(4))]);
   });
 });

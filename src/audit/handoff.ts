@@ -10,12 +10,18 @@
  * u16 status, u8 streamed, then 8 optional strings (u32 byte length, 0xFFFFFFFF = null, UTF-8):
  * requestId, keyId, tenant, route, model, upstream, refusal stage, refusal code; the WAF marks
  * (u32 count, then rule, action, param each); the rate-limit mark (outcome, reason, subject;
- * outcome null = no mark); then the request chunks and the response chunks (u32 count, then u32
- * length + bytes each).
+ * outcome null = no mark); then the request body and the response body, each as u32 length +
+ * bytes: the chunks the request path holds, written back to back. The ledger needs only the
+ * concatenation (the hashes and the reply's text are over the whole body), and one contiguous body
+ * is hashed and decoded in one call, without a streaming decoder.
+ *
+ * The audit worker reads a batch in place ({@link indexHandOffs}: field positions, no strings, no
+ * objects); {@link readHandOffs} unpacks it into HandOff objects.
  */
 import type { HandOff } from "./record";
 
 const NULL = 0xffffffff;
+const MAX_START_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -54,11 +60,13 @@ export class HandOffWriter {
     this.at += 4 + written;
   }
 
-  private chunks(list: Uint8Array[]): void {
-    this.u32(list.length);
+  /** A body: its chunks back to back, after their total length. */
+  private body(list: Uint8Array[]): void {
+    let total = 0;
+    for (const c of list) total += c.length;
+    this.u32(total);
+    this.room(total);
     for (const c of list) {
-      this.u32(c.length);
-      this.room(c.length);
       this.buf.set(c, this.at);
       this.at += c.length;
     }
@@ -90,15 +98,19 @@ export class HandOffWriter {
     this.str(h.rateLimit?.outcome ?? null);
     this.str(h.rateLimit?.reason ?? null);
     this.str(h.rateLimit?.subject ?? null);
-    this.chunks(h.request);
-    this.chunks(h.response);
+    this.body(h.request);
+    this.body(h.response);
     this.count++;
   }
 
   /** The packed batch (its buffer is handed over: transfer it) and a fresh writer state. */
   take(): { buffer: ArrayBuffer; length: number; count: number } {
     const out = { buffer: this.buf.buffer as ArrayBuffer, length: this.at, count: this.count };
-    this.buf = new Uint8Array(this.initial);
+    // The next batch is likely about this big: start there rather than grow it by copying on the
+    // request path (up to a cap, so one huge reply does not make every buffer huge).
+    let size = this.initial;
+    while (size < this.at && size < MAX_START_BYTES) size *= 2;
+    this.buf = new Uint8Array(size);
     this.view = new DataView(this.buf.buffer);
     this.at = 0;
     this.count = 0;
@@ -106,7 +118,7 @@ export class HandOffWriter {
   }
 }
 
-/** Unpacks a batch; bodies are views into `buffer`, not copies. */
+/** Unpacks a batch; bodies are views into `buffer` (one chunk each, none when empty), not copies. */
 export function readHandOffs(buffer: ArrayBuffer, length: number): HandOff[] {
   const bytes = new Uint8Array(buffer, 0, length);
   const v = new DataView(buffer, 0, length);
@@ -123,13 +135,10 @@ export function readHandOffs(buffer: ArrayBuffer, length: number): HandOff[] {
     at += n;
     return s;
   };
-  const chunks = () => {
-    const out: Uint8Array[] = [];
-    for (let i = u32(); i > 0; i--) {
-      const n = u32();
-      out.push(bytes.subarray(at, at + n));
-      at += n;
-    }
+  const body = () => {
+    const n = u32();
+    const out = n === 0 ? [] : [bytes.subarray(at, at + n)];
+    at += n;
     return out;
   };
   const list: HandOff[] = [];
@@ -168,9 +177,96 @@ export function readHandOffs(buffer: ArrayBuffer, length: number): HandOff[] {
       refusal: stage === null || code === null ? null : { stage, code },
       waf,
       rateLimit: outcome === null ? null : { outcome, reason, subject },
-      request: chunks(),
-      response: chunks(),
+      request: body(),
+      response: body(),
     });
   }
   return list;
+}
+
+/**
+ * Positions of one record's fields in a batch (see the layout above), {@link FIELDS} per record
+ * in {@link HandOffIndex.at}: the record's start (the f64s, status and streamed flag), then the
+ * u32 length word of each string and body.
+ */
+export const F = {
+  start: 0,
+  requestId: 1,
+  keyId: 2,
+  tenant: 3,
+  route: 4,
+  model: 5,
+  upstream: 6,
+  refusalStage: 7,
+  refusalCode: 8,
+  /** The WAF marks' u32 count; the marks' strings (rule, action, param each) follow it. */
+  waf: 9,
+  rateOutcome: 10,
+  rateReason: 11,
+  rateSubject: 12,
+  request: 13,
+  response: 14,
+} as const;
+export const FIELDS = 15;
+/** Offsets from a record's start. */
+export const AT_TIME = 0;
+export const AT_TOTAL_US = 8;
+export const AT_FIRST_BYTE_US = 16; // NaN: null
+export const AT_STATUS = 24;
+export const AT_STREAMED = 26;
+/**
+ * The length word of a null string, read with getInt32 (0xFFFFFFFF). The worker reads length
+ * words as int32: lengths stay below 2^31, and int32 reads keep JavaScriptCore's optimised
+ * DataView path (uint32 reads that are sometimes above 2^31 fell back to native calls: a third
+ * of the build's time in a profile).
+ */
+export const NULL_STRING = -1;
+
+export interface HandOffIndex {
+  /** FIELDS positions per record; grown as needed, reused across calls. */
+  at: Int32Array;
+  count: number;
+}
+
+/** The position after the string or body whose length word is at `at`; -1 past `length`. */
+function after(view: DataView, at: number, length: number): number {
+  if (at < 0 || at + 4 > length) return -1;
+  const n = view.getInt32(at, true);
+  const end = n === NULL_STRING ? at + 4 : n < 0 ? -1 : at + 4 + n;
+  return end > length ? -1 : end;
+}
+
+/**
+ * Indexes the records of a batch into `index` (appending after index.count): positions only,
+ * nothing decoded. Throws on a batch that does not hold whole records.
+ */
+export function indexHandOffs(view: DataView, length: number, index: HandOffIndex): void {
+  let at = 0;
+  while (at < length) {
+    if (index.at.length < (index.count + 1) * FIELDS) {
+      const grown = new Int32Array(Math.max(index.at.length * 2, (index.count + 1) * FIELDS));
+      grown.set(index.at);
+      index.at = grown;
+    }
+    const pos = index.at;
+    const base = index.count * FIELDS;
+    pos[base] = at;
+    at += 27;
+    for (let f = F.requestId; f <= F.refusalCode && at >= 0; f++) {
+      pos[base + f] = at;
+      at = after(view, at, length);
+    }
+    if (at < 0 || at + 4 > length) break;
+    pos[base + F.waf] = at;
+    let marks = view.getInt32(at, true);
+    at += 4;
+    for (; marks > 0 && at >= 0; marks--) at = after(view, after(view, after(view, at, length), length), length);
+    for (let f = F.rateOutcome; f <= F.response && at >= 0; f++) {
+      pos[base + f] = at;
+      at = after(view, at, length);
+    }
+    if (at < 0) break;
+    index.count++;
+  }
+  if (at !== length) throw new Error(`hand-off batch is damaged: record ${index.count} does not end within its ${length} bytes`);
 }

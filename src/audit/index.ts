@@ -126,16 +126,18 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
       waiting.delete(m.id);
     }
   });
-  worker.unref();
+  (worker as Worker & { unref(): void }).unref(); // Bun's Worker has unref(); the DOM type does not
 
   let immediate = false;
+  let pendingDurable = false; // a hand-off of the pending batch waits for its status
   const flush = () => {
     clearTimeout(timer);
     timer = undefined;
     immediate = false;
     if (pending.count === 0) return;
-    const { buffer, length } = pending.take();
-    worker.postMessage({ type: "records", buffer, length } satisfies ToWorker, [buffer]);
+    const { buffer, length, count } = pending.take();
+    worker.postMessage({ type: "records", buffer, length, count, durable: pendingDurable } satisfies ToWorker, [buffer]);
+    pendingDurable = false;
   };
 
   return {
@@ -145,6 +147,7 @@ export async function startAuditWorker(libraryPath: string, sha256: string, ledg
     handOff(record, durable = false) {
       const index = handed++;
       pending.write(record);
+      if (durable) pendingDurable = true;
       if (pending.count >= FLUSH_RECORDS) flush();
       else if (durable) {
         if (!immediate) {

@@ -104,6 +104,21 @@ describe("ledger", () => {
     repaired.close();
   });
 
+  test("a damaged node file is rebuilt before the first checkpoint too (nothing signed to compare with)", async () => {
+    const first = await openLedger(core, dir, OPTS);
+    first.append(handOffs(12)); // durable, never checkpointed: a crash before the first one
+    first.close();
+    const nodes = join(dir, "ledger", "nodes.mmr");
+    const bytes = readFileSync(nodes);
+    bytes[100] ^= 0xff;
+    writeFileSync(nodes, bytes);
+    const repaired = await openLedger(core, dir, OPTS);
+    expect(repaired.recovery.mmrRebuilt).toBe(true);
+    expect(repaired.size()).toBe(12);
+    expect(repaired.latestCheckpoint()?.size).toBe(12); // and signed at once
+    repaired.close();
+  });
+
   test("records written after the last checkpoint survive a torn node file tail", async () => {
     const first = await openLedger(core, dir, OPTS);
     first.append(handOffs(5));

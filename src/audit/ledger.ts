@@ -17,7 +17,9 @@ import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, 
 import { join } from "node:path";
 import type { Mmr, NativeCore, Wal } from "../native";
 import { checkpointBody, generateKey, openNote, parseCheckpoint, parseSignerKey, parseVerifierKey, signNote, verifierKeyOf, type Signer } from "./note";
-import { encode, toRecord, type HandOff } from "./record";
+import type { HandOff } from "./record";
+import { HandOffWriter } from "./handoff";
+import { LeafBuilder, PHASES, type Batch } from "./leaf";
 
 export const RECORD_TYPE = 1;
 const REPLAY_BATCH = 4096;
@@ -30,7 +32,12 @@ export interface LedgerOptions {
   checkpointEveryMs: number;
   /** Receives the duration of every WAL fsync, in seconds (for the metrics). */
   onWalSync?: (seconds: number) => void;
+  /** For benchmarks: a (thread CPU) clock; append() then adds each stage's time to `profile`. */
+  clock?: () => number;
 }
+
+/** The stages of append() in Ledger.profile: building the leaves (see leaf.ts), then the WAL, MMR and fsync. */
+export const APPEND_STAGES = [...PHASES, "wal append", "mmr append", "fsync"] as const;
 
 export interface Checkpoint {
   size: number;
@@ -89,6 +96,13 @@ export interface Ledger {
   size(): number;
   /** Appends and makes durable (one fsync for the whole batch); returns the first seq. */
   append(batch: HandOff[]): number;
+  /**
+   * The same for packed hand-off batches as the gateway transferred them (handoff.ts), all in one
+   * WAL append and one fsync; returns the first seq (the records are numbered in batch order).
+   */
+  appendBatches(batches: readonly Batch[]): number;
+  /** Time per stage of append() (APPEND_STAGES order), when LedgerOptions.clock is set. */
+  readonly profile: Float64Array;
   /** Signs a checkpoint if enough records or time have passed since the last one. */
   maybeCheckpoint(now: number): Promise<Checkpoint | undefined>;
   checkpoint(): Promise<Checkpoint>;
@@ -149,7 +163,8 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
     report.mmrRebuilt = true;
     report.mmrReplayed = 0;
     catchUp();
-    if (!equal(mmr.root(watermark), latestRoot)) {
+    // Before the first checkpoint nothing was signed: the rebuilt tree is the WAL's.
+    if (latestRoot && !equal(mmr.root(watermark), latestRoot)) {
       mmr.close();
       wal.close();
       throw new Error(`the ledger's records no longer reproduce the root signed at size ${watermark}: refusing to serve`);
@@ -186,27 +201,49 @@ export async function openLedger(core: NativeCore, dataDir: string, opts: Ledger
   // get their checkpoint now, not after the next interval.
   if (wal.durableLength() > watermark) await checkpoint();
 
+  const builder = new LeafBuilder();
+  const clock = opts.clock;
+  builder.clock = clock;
+  const profile = new Float64Array(APPEND_STAGES.length);
+  const WAL_STAGE = PHASES.length;
+
+  function appendBatches(batches: readonly Batch[]): number {
+    if (failure) throw failure;
+    const seq = wal.length();
+    builder.profile.fill(0);
+    const count = builder.build(batches, seq, core);
+    let t = clock === undefined ? 0 : clock();
+    if (clock !== undefined) for (let i = 0; i < WAL_STAGE; i++) profile[i] += builder.profile[i]!;
+    wal.appendPacked(RECORD_TYPE, builder.leaves, builder.offsets, count); // a failed append is rolled back by the WAL: nothing to undo
+    if (clock !== undefined) profile[WAL_STAGE] += -t + (t = clock());
+    mmr.appendPacked(builder.leaves, builder.offsets, count);
+    if (clock !== undefined) profile[WAL_STAGE + 1] += -t + (t = clock());
+    const syncStart = performance.now();
+    try {
+      wal.sync();
+    } catch (e) {
+      failure = new Error(`the ledger stopped after an fsync failure: ${(e as Error).message}`);
+      throw failure;
+    } finally {
+      opts.onWalSync?.((performance.now() - syncStart) / 1000);
+      if (clock !== undefined) profile[WAL_STAGE + 2] += clock() - t;
+    }
+    return seq;
+  }
+
   return {
     verifierKey: verifierKeyOf(signer),
     recovery: report,
     size: () => mmr.size(),
     append(batch) {
-      if (failure) throw failure;
-      const seq = wal.length();
-      const leaves = batch.map((h, i) => encode(toRecord(h, seq + i, core)));
-      wal.append(RECORD_TYPE, leaves); // a failed append is rolled back by the WAL: nothing to undo
-      mmr.appendLeaves(leaves);
-      const syncStart = performance.now();
-      try {
-        wal.sync();
-      } catch (e) {
-        failure = new Error(`the ledger stopped after an fsync failure: ${(e as Error).message}`);
-        throw failure;
-      } finally {
-        opts.onWalSync?.((performance.now() - syncStart) / 1000);
-      }
-      return seq;
+      // The worker's path, so that one encoder writes every leaf: pack, then append the batch.
+      const writer = new HandOffWriter();
+      for (const h of batch) writer.write(h);
+      const { buffer, length } = writer.take();
+      return appendBatches([{ buffer, length }]);
     },
+    appendBatches,
+    profile,
     async maybeCheckpoint(now) {
       if (failure) return undefined;
       const size = wal.durableLength();

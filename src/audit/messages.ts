@@ -16,8 +16,11 @@ export type Query =
 export type ToWorker =
   | { type: "init"; libraryPath: string; sha256: string; ledger: LedgerConfig }
   | { type: "ping"; id: number }
-  /** Packed hand-offs (see handoff.ts); `buffer` is transferred. */
-  | { type: "records"; buffer: ArrayBuffer; length: number }
+  /**
+   * `count` packed hand-offs (see handoff.ts); `buffer` is transferred. `durable`: one of them
+   * waits until it is on disk (strict mode), so their status is reported at once.
+   */
+  | { type: "records"; buffer: ArrayBuffer; length: number; count: number; durable: boolean }
   | { type: "query"; id: number; query: Query }
   | { type: "close" };
 
@@ -35,8 +38,10 @@ export type FromWorker =
   | { type: "ready"; coreVersion: string; verifierKey: string; recovery: unknown; status: LedgerStatus }
   | { type: "pong"; id: number; coreVersion: string | null }
   /**
-   * After each append: `ok` tells whether the hand-offs just processed are durable;
-   * `walFsyncSeconds` the fsyncs timed since the last status (one per append batch).
+   * After an append: `ok` tells whether the hand-offs processed since the last status are durable;
+   * `walFsyncSeconds` the fsyncs timed since the last status (one per append batch). Sent at once
+   * after a failure or when a hand-off waits for it (strict mode), else at most every
+   * STATUS_EVERY_MS (worker.ts).
    */
   | { type: "status"; status: LedgerStatus; ok: boolean; error?: string; walFsyncSeconds?: number[] }
   | { type: "answer"; id: number; ok: true; value: unknown }

@@ -58,14 +58,14 @@ function base64ToBytes(b64: string): Uint8Array | undefined {
 }
 
 async function fromSeed(name: string, seed: Uint8Array): Promise<Signer> {
-  const key = await crypto.subtle.importKey("pkcs8", concat(PKCS8_PREFIX, seed), { name: "Ed25519" }, true, ["sign"]);
+  const key = await crypto.subtle.importKey("pkcs8", concat(PKCS8_PREFIX, seed) as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, true, ["sign"]);
   const jwk = await crypto.subtle.exportKey("jwk", key);
   const publicKey = Uint8Array.from(Buffer.from(jwk.x!, "base64url"));
   return {
     name,
     keyHash: keyHash(name, publicKey),
     publicKey,
-    sign: async (message) => new Uint8Array(await crypto.subtle.sign("Ed25519", key, message)),
+    sign: async (message) => new Uint8Array(await crypto.subtle.sign("Ed25519", key, message as Uint8Array<ArrayBuffer>)),
   };
 }
 
@@ -104,7 +104,7 @@ export async function parseVerifierKey(text: string): Promise<Verifier> {
     name,
     keyHash: keyHash(name, publicKey),
     publicKey,
-    verify: (message, signature) => crypto.subtle.verify("Ed25519", key, signature, message),
+    verify: (message, signature) => crypto.subtle.verify("Ed25519", key, signature as Uint8Array<ArrayBuffer>, message as Uint8Array<ArrayBuffer>),
   };
 }
 

@@ -7,9 +7,13 @@
  * third party re-encodes a record with any JCS library and gets the same leaf hash:
  * SHA-256(0x00 ‖ canonical bytes). The `v` field names the encoding version.
  *
- * The hot path hands over a {@link HandOff} (cheap: references, no hashing, no encoding); the
- * audit worker turns it into an {@link AuditRecord} with {@link toRecord} and encodes it.
+ * The hot path hands over a {@link HandOff} (cheap: references, no hashing, no encoding).
+ * `encode(toRecord(h, seq))` is the definition of its leaf; the audit worker writes the same bytes
+ * straight from the packed hand-off batch with ./leaf.ts (leaf.test.ts holds the two equal).
  */
+
+import { takeAnthropic } from "../providers/anthropic/usage";
+import { matchAt, matchTemplate, SCAN_OK, scanDocument, type Found, type Template } from "./scan";
 
 /** v2: `waf` holds findings (rule, action, param) and `rate_limit` the limiter's outcome. */
 export const RECORD_VERSION = 2;
@@ -101,7 +105,7 @@ function text(chunks: Uint8Array[]): string {
   return chunks.map((c) => decoder.decode(c, { stream: true })).join("") + decoder.decode();
 }
 
-interface Extracted {
+export interface Extracted {
   content: string;
   usage: AuditRecord["usage"];
 }
@@ -116,30 +120,143 @@ function contentOf(choice: any): string {
   return choice?.delta?.content ?? choice?.message?.content ?? choice?.text ?? "";
 }
 
-/** Reply text and usage from an OpenAI JSON reply or SSE stream; empty when it is neither. */
+/**
+ * Adds one parsed document of a reply (a JSON reply, or one SSE event's data) to `out`: what
+ * extract() reads. ./scan.ts reads the same off the text for OpenAI documents; a change here must
+ * be mirrored there (or make the scanner bail), and extract.test.ts holds the two equal.
+ */
+function take(doc: any, out: Extracted): void {
+  if (takeAnthropic(doc, out)) return;
+  for (const choice of Array.isArray(doc?.choices) ? doc.choices : []) {
+    const c = contentOf(choice);
+    if (typeof c === "string") out.content += c;
+  }
+  out.usage = usageOf(doc?.usage) ?? out.usage;
+}
+
+/**
+ * Reply text and usage from an OpenAI JSON reply or SSE stream, or an Anthropic one (POST
+ * /v1/messages, see src/providers/anthropic/usage.ts); empty when it is neither.
+ */
 export function extract(chunks: Uint8Array[], streamed: boolean): Extracted {
-  const body = text(chunks);
+  return extractText(text(chunks), streamed);
+}
+
+/**
+ * extract() by its definition: JSON.parse of the reply, or of every SSE event's data up to the
+ * first that does not parse, each given to take(). {@link extractText} must equal it.
+ */
+export function extractByParse(body: string, streamed: boolean): Extracted {
   const out: Extracted = { content: "", usage: null };
-  const take = (doc: any) => {
-    for (const choice of Array.isArray(doc?.choices) ? doc.choices : []) {
-      const c = contentOf(choice);
-      if (typeof c === "string") out.content += c;
-    }
-    out.usage = usageOf(doc?.usage) ?? out.usage;
-  };
   try {
     if (!streamed) {
-      take(JSON.parse(body));
+      take(JSON.parse(body), out);
       return out;
     }
     for (const line of body.split("\n")) {
       if (!line.startsWith("data:")) continue;
       const data = line.slice(5).trim();
       if (data === "[DONE]" || data === "") continue;
-      take(JSON.parse(data));
+      take(JSON.parse(data), out);
     }
   } catch {
     // A reply we cannot read (an error page, a cut stream) is still hashed and recorded.
+  }
+  return out;
+}
+
+const found: Found = { content: "", usage: false, prompt: 0, completion: 0, template: undefined };
+
+/** One document by its definition: JSON.parse + take(). False: it does not parse (stop there). */
+function parseDocument(data: string, out: Extracted): boolean {
+  try {
+    take(JSON.parse(data), out);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Full scans per stream looking for a template (a scan costs several JSON.parse): a stream that never repeats one stops trying. */
+const TEMPLATE_SCANS = 3;
+
+/** String.prototype.trim's white space (WhiteSpace and LineTerminator). */
+function isTrimmed(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * {@link extract} of a decoded reply: the same result as {@link extractByParse}. A JSON reply is
+ * parsed; in a stream, one event is scanned for a template (./scan.ts) and the events that fit it
+ * are read without JSON.parse; the others are parsed.
+ */
+export function extractText(body: string, streamed: boolean): Extracted {
+  const out: Extracted = { content: "", usage: null };
+  if (!streamed) {
+    parseDocument(body, out); // one document: JSON.parse is as fast as a scan
+    return out;
+  }
+  let template: Template | undefined;
+  // The template as whole lines: `data:` and the blanks trimmed off plus the prefix; the suffix plus
+  // the blanks trimmed off the end. A line that is head + literal + tail + "\n" is, once trimmed,
+  // prefix + literal + suffix: read it without looking for the line's end first.
+  let head = "";
+  let tail = "";
+  let scans = 0; // full scans, each offering a template; none after one bails
+  let hits = 0; // events read with the current template
+  let events = 0;
+  const n = body.length;
+  // The lines of body.split("\n"); an event is `data:` + its data, trimmed.
+  for (let p = 0; p <= n; ) {
+    if (body.charCodeAt(p) === 0x0a) {
+      p++; // an empty line (between events)
+      continue;
+    }
+    if (template !== undefined) {
+      const end = matchAt(body, p, head, tail, template, found);
+      if (end >= 0 && (end === n || body.charCodeAt(end) === 0x0a)) {
+        hits++;
+        if (found.content !== "") out.content += found.content;
+        if (found.usage) out.usage = { completion_tokens: found.completion, prompt_tokens: found.prompt };
+        p = end + 1;
+        continue;
+      }
+    }
+    let e = body.indexOf("\n", p);
+    if (e < 0) e = n;
+    if (e - p >= 5 && body.startsWith("data:", p)) {
+      let a = p + 5;
+      let b = e;
+      while (a < b && isTrimmed(body.charCodeAt(a))) a++;
+      while (b > a && isTrimmed(body.charCodeAt(b - 1))) b--;
+      if (b > a && !(b - a === 6 && body.startsWith("[DONE]", a))) {
+        let read = template !== undefined && matchTemplate(body, a, b, template, found);
+        if (read) hits++;
+        // Scan for a template while none has been of use yet; not the first event (OpenAI's
+        // carries the role and an empty text, unlike the rest); a miss after hits is most likely
+        // the stream's tail (finish reason, usage): parse it.
+        else if (hits === 0 && events > 0 && scans < TEMPLATE_SCANS) {
+          scans++;
+          read = scanDocument(body, a, b, found) === SCAN_OK;
+          if (!read) scans = TEMPLATE_SCANS; // an unusual stream (or not OpenAI's): parse it all
+          else if (found.template !== undefined) {
+            template = found.template;
+            found.template = undefined;
+            head = body.slice(p, a) + template.prefix;
+            tail = template.suffix + body.slice(b, e);
+            hits = 0;
+          }
+        }
+        events++;
+        if (read) {
+          if (found.content !== "") out.content += found.content;
+          if (found.usage) out.usage = { completion_tokens: found.completion, prompt_tokens: found.prompt };
+        } else if (!parseDocument(body.slice(a, b), out)) break;
+      }
+    }
+    p = e + 1;
   }
   return out;
 }
@@ -150,14 +267,14 @@ export const LOW_TOKEN_ENTROPY_BITS = 1.5; // per word token
 export const HIGH_ENTROPY_BITS = 5.2; // per byte
 export const MIN_SPAN_BYTES = 64;
 export const MIN_TOKENS = 32;
-const HIGH_SPAN_BYTES = 256;
+export const HIGH_SPAN_BYTES = 256;
 const WORD_TOKENS = /[\p{L}\p{N}]+|[^\s\p{L}\p{N}]/gu;
 
 /**
  * Word tokens of the reply as ids (the same word, the same id). A stand-in for the model's own
  * tokenizer: for entropy only the distribution matters, and a BPE tokenizer costs ~140 MiB to load.
  */
-function wordTokens(content: string): Uint32Array {
+export function wordTokens(content: string): Uint32Array {
   const ids = new Map<string, number>();
   const words = content.match(WORD_TOKENS) ?? [];
   const out = new Uint32Array(words.length);

@@ -130,6 +130,27 @@ describe("WAL", () => {
     again.close();
   });
 
+  test("appendPacked writes the same records as append, without copying; bad packings are refused", () => {
+    const a = core.openWal(fresh("wal-list"), { watermark: 0 });
+    const b = core.openWal(fresh("wal-packed"), { watermark: 0 });
+    const records = ["a", "", "bb", "ccc"].map((x) => enc.encode(x));
+    expect(a.append(3, records)).toBe(0);
+    // a buffer with room to spare, offsets not starting at 0
+    const bytes = new Uint8Array(64);
+    bytes.set(enc.encode("xxabbccc"), 0);
+    expect(b.appendPacked(3, bytes, Uint32Array.of(2, 3, 3, 5, 8, 99), 4)).toBe(0);
+    expect(b.appendPacked(3, bytes, new Uint32Array(1), 0)).toBe(4);
+    expect(b.readBatch(0, 10)).toEqual(a.readBatch(0, 10));
+    expect(nativeError(() => b.appendPacked(3, bytes, Uint32Array.of(0, 65), 1)).codeName).toBe("INVALID"); // past the end
+    expect(nativeError(() => b.appendPacked(3, bytes, Uint32Array.of(4, 2), 1)).codeName).toBe("INVALID"); // decreasing
+    expect(nativeError(() => b.appendPacked(3, bytes, Uint32Array.of(0, 1), 2)).codeName).toBe("INVALID"); // too few offsets
+    expect(nativeError(() => b.appendPacked(0, bytes, Uint32Array.of(0, 1), 1)).codeName).toBe("INVALID");
+    expect(nativeError(() => b.appendPacked(3, [1, 2] as unknown as Uint8Array, Uint32Array.of(0, 1), 1)).codeName).toBe("INVALID");
+    expect(b.length()).toBe(4); // nothing of a refused batch was written
+    a.close();
+    b.close();
+  });
+
   test("readBatch crosses segment boundaries and returns exactly what was asked", () => {
     const dir = fresh("wal-segments");
     // 256-byte segments hold 3 frames of 50-byte records (24 + 3 × 59 = 201; a 4th would pass 256).
@@ -272,6 +293,27 @@ describe("MMR", () => {
     byHash.close();
   });
 
+  test("appendPacked gives the same tree as appendLeaves", () => {
+    const packed = core.openMmr(join(root, `packed-${n++}.mmr`));
+    const total = leaves.reduce((k, l) => k + l.length, 0);
+    const bytes = new Uint8Array(total + 10);
+    const offsets = new Uint32Array(N + 1);
+    let at = 0;
+    leaves.forEach((l, i) => {
+      bytes.set(l, at);
+      at += l.length;
+      offsets[i + 1] = at;
+    });
+    expect(packed.appendPacked(bytes, offsets.subarray(0, 8), 7)).toBe(7);
+    expect(packed.appendPacked(bytes, offsets.subarray(7), N - 7)).toBe(N);
+    expect(packed.appendPacked(bytes, offsets, 0)).toBe(N);
+    expect(hex(packed.root())).toBe(hex(roots[N]!));
+    expect(nativeError(() => packed.appendPacked(bytes, Uint32Array.of(0, total + 11), 1)).codeName).toBe("ARG");
+    expect(nativeError(() => packed.appendPacked(bytes, Uint32Array.of(5, 4), 1)).codeName).toBe("ARG");
+    expect(packed.size()).toBe(N);
+    packed.close();
+  });
+
   test("every inclusion and consistency proof up to 50 leaves passes the TypeScript verifier", () => {
     const mmr = core.openMmr(join(root, `proofs-${n++}.mmr`));
     mmr.appendLeaves(leaves);
@@ -364,6 +406,31 @@ describe("entropy", () => {
     expect(Array.from(core.tokenEntropy([Uint32Array.of(7, 7, 7, 7), Uint32Array.of(1, 2, 3, 4), new Uint32Array(0), Uint32Array.of(100_000, 5)]))).toEqual([0, 2, 0, 1]);
     expect(core.byteEntropy([]).length).toBe(0);
     expect(core.tokenEntropy([]).length).toBe(0);
+  });
+
+  test("packed spans give what the list forms give, into the caller's buffer", () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const spans = [enc.encode("aaaa"), enc.encode("abcd"), all, new Uint8Array(0), enc.encode("aabb")];
+    const bytes = new Uint8Array(300);
+    const offsets = new Uint32Array(6);
+    let at = 0;
+    spans.forEach((x, i) => {
+      bytes.set(x, at);
+      at += x.length;
+      offsets[i + 1] = at;
+    });
+    const out = new Float64Array(8).fill(-1);
+    core.byteEntropyPacked(bytes, offsets, 5, out);
+    expect(Array.from(out.subarray(0, 5))).toEqual(Array.from(core.byteEntropy(spans)));
+    expect(out[5]).toBe(-1);
+    const tokens = Uint32Array.of(7, 7, 7, 7, 1, 2, 3, 4, 100_000, 5);
+    core.tokenEntropyPacked(tokens, Uint32Array.of(0, 4, 8, 8, 10), 4, out);
+    expect(Array.from(out.subarray(0, 4))).toEqual([0, 2, 0, 1]);
+    core.byteEntropyPacked(bytes, offsets, 0, new Float64Array(0));
+    expect(nativeError(() => core.byteEntropyPacked(bytes, offsets, 5, new Float64Array(4))).codeName).toBe("ARG");
+    expect(nativeError(() => core.byteEntropyPacked(bytes, Uint32Array.of(0, 301), 1, out)).codeName).toBe("ARG");
+    expect(nativeError(() => core.tokenEntropyPacked(tokens, Uint32Array.of(3, 2), 1, out)).codeName).toBe("ARG");
+    expect(nativeError(() => core.tokenEntropyPacked(bytes as unknown as Uint32Array, Uint32Array.of(0, 1), 1, out)).codeName).toBe("ARG");
   });
 
   test("large inputs grow the packing buffers", () => {

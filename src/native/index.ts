@@ -153,6 +153,11 @@ export interface Wal {
   readonly report: WalOpenReport;
   /** Appends records of one type in ONE FFI call (pack them into one buffer + offsets); returns the first seq. Not durable until sync(). */
   append(type: number, records: Uint8Array[]): number;
+  /**
+   * Like append() for records the caller already packed: record i is bytes[offsets[i]..offsets[i+1]],
+   * `offsets` holds count + 1 entries. One FFI call, no copy.
+   */
+  appendPacked(type: number, bytes: Uint8Array, offsets: Uint32Array, count: number): number;
   /** One fsync covering everything appended so far. A failure is fatal for the handle (reopen). */
   sync(): void;
   /** Records in the log, durable or not. */
@@ -170,6 +175,8 @@ export interface Wal {
 export interface Mmr {
   /** Raw leaf bytes (hashed as SHA-256(0x00 ‖ leaf) in Rust), one FFI call; returns the new size. */
   appendLeaves(leaves: Uint8Array[]): number;
+  /** Like appendLeaves() for leaves the caller already packed (leaf i = bytes[offsets[i]..offsets[i+1]]): no copy. */
+  appendPacked(bytes: Uint8Array, offsets: Uint32Array, count: number): number;
   /** Pre-computed leaf hashes, 32·n bytes, one FFI call; returns the new size. */
   appendHashes(hashes: Uint8Array): number;
   size(): number;
@@ -200,6 +207,10 @@ export interface NativeCore {
   byteEntropy(spans: Uint8Array[]): Float64Array;
   /** Shannon entropy in bits per token of each span of token ids, in one FFI call. */
   tokenEntropy(spans: Uint32Array[]): Float64Array;
+  /** byteEntropy() of spans the caller packed (span i = bytes[offsets[i]..offsets[i+1]]) into out[0..count): no copy, no allocation. */
+  byteEntropyPacked(bytes: Uint8Array, offsets: Uint32Array, count: number, out: Float64Array): void;
+  /** tokenEntropy() of packed spans of token ids, like byteEntropyPacked(). */
+  tokenEntropyPacked(tokens: Uint32Array, offsets: Uint32Array, count: number, out: Float64Array): void;
   /** Closes every open WAL and MMR handle, then the library. Idempotent. */
   close(): void;
 }
@@ -252,6 +263,8 @@ export function openCore(path: string, sha256: string): NativeCore {
     openMmr: (file) => core.openMmr(file),
     byteEntropy: (spans) => core.byteEntropy(spans),
     tokenEntropy: (spans) => core.tokenEntropy(spans),
+    byteEntropyPacked: (bytes, offsets, count, out) => core.entropyPacked("bytes", bytes, offsets, count, out),
+    tokenEntropyPacked: (tokens, offsets, count, out) => core.entropyPacked("tokens", tokens, offsets, count, out),
     close: () => core.close(),
   };
 }
@@ -369,6 +382,24 @@ function argError(domain: NativeDomain, message: string): NativeError {
   return new NativeError(domain, ARG_CODE[domain], message);
 }
 
+/**
+ * Checks a caller-packed batch before Rust reads it: `items` of the right type, `offsets` a
+ * Uint32Array of at least count + 1 non-decreasing entries ending within `items`.
+ */
+function checkPacked(domain: NativeDomain, what: string, items: unknown, type: typeof Uint8Array | typeof Uint32Array, offsets: unknown, count: number): void {
+  if (!(items instanceof type)) throw argError(domain, `${what}: the packed items are not a ${type.name}`);
+  if (!(offsets instanceof Uint32Array)) throw argError(domain, `${what}: offsets are not a Uint32Array`);
+  if (!Number.isSafeInteger(count) || count < 0 || count > 0x7fff_ffff) throw argError(domain, `${what}: count must be a non-negative integer, got ${count}`);
+  if (offsets.length < count + 1) throw argError(domain, `${what}: ${count} items need ${count + 1} offsets, got ${offsets.length}`);
+  let prev = offsets[0]!;
+  for (let i = 1; i <= count; i++) {
+    const o = offsets[i]!;
+    if (o < prev) throw argError(domain, `${what}: offsets decrease at ${i}`);
+    prev = o;
+  }
+  if (prev > (items as Uint8Array | Uint32Array).length) throw argError(domain, `${what}: offsets end at ${prev}, past the ${(items as Uint8Array).length} packed items`);
+}
+
 /** `v` as a u64 argument: a non-negative safe integer (u64 arguments would wrap negatives). */
 function u64Arg(domain: NativeDomain, what: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0) throw argError(domain, `${what} must be a non-negative integer, got ${v}`);
@@ -462,6 +493,17 @@ class Core {
     return out;
   }
 
+  /** byteEntropyPacked / tokenEntropyPacked (see NativeCore). */
+  entropyPacked(kind: "bytes" | "tokens", items: Uint8Array | Uint32Array, offsets: Uint32Array, count: number, out: Float64Array): void {
+    const what = kind === "bytes" ? "byteEntropyPacked" : "tokenEntropyPacked";
+    const syms = this.live("entropy", what);
+    checkPacked("entropy", what, items, kind === "bytes" ? Uint8Array : Uint32Array, offsets, count);
+    if (!(out instanceof Float64Array) || out.length < count) throw argError("entropy", `${what}: out must be a Float64Array of at least ${count} entries`);
+    if (count === 0) return; // Rust insists on a non-null `out` even for no spans
+    const rc = kind === "bytes" ? syms.warden_entropy_bytes(items as Uint8Array, items.length, offsets, count, out, out.length) : syms.warden_entropy_tokens(items as Uint32Array, items.length, offsets, count, out, out.length);
+    if (rc !== count) throw new NativeError("entropy", rc < 0 ? rc : ENTROPY_ERROR.ARG, `${what} over ${count} spans failed`);
+  }
+
   tokenEntropy(spans: Uint32Array[]): Float64Array {
     const syms = this.live("entropy", "tokenEntropy");
     const count = spans.length;
@@ -515,6 +557,17 @@ class WalHandle implements Wal {
     s.packBytes(records, "wal", "WAL append");
     const rc = this.syms.warden_wal_append(h, type, s.bytes, s.offsets, records.length) as number;
     s.trim();
+    if (rc < 0) this.#fail(h, "append", rc);
+    return rc;
+  }
+
+  appendPacked(type: number, bytes: Uint8Array, offsets: Uint32Array, count: number): number {
+    const h = this.#live("appendPacked");
+    if (!Number.isInteger(type) || type < 1 || type > 255) {
+      throw new NativeError("wal", WAL_ERROR.INVALID, `WAL appendPacked: record type must be 1..255, got ${type}`);
+    }
+    checkPacked("wal", "WAL appendPacked", bytes, Uint8Array, offsets, count);
+    const rc = this.syms.warden_wal_append(h, type, bytes, offsets, count) as number;
     if (rc < 0) this.#fail(h, "append", rc);
     return rc;
   }
@@ -630,6 +683,14 @@ class MmrHandle implements Mmr {
     const rc = this.syms.warden_mmr_append_leaves(h, s.bytes, s.offsets, leaves.length) as number;
     s.trim();
     if (rc < 0) this.#fail(h, `appendLeaves of ${leaves.length} leaves`, rc);
+    return rc;
+  }
+
+  appendPacked(bytes: Uint8Array, offsets: Uint32Array, count: number): number {
+    const h = this.#live("appendPacked");
+    checkPacked("mmr", "MMR appendPacked", bytes, Uint8Array, offsets, count);
+    const rc = this.syms.warden_mmr_append_leaves(h, bytes, offsets, count) as number;
+    if (rc < 0) this.#fail(h, `appendPacked of ${count} leaves`, rc);
     return rc;
   }
 
