@@ -19,6 +19,7 @@
 // the body (a mock-only field, e.g. {"mock":{"status":529}}). Injected failures: `status` (HTTP error
 // with the matching Anthropic error type, 529 overloaded_error), `errorAfterTokens` (a mid-stream
 // `event: error` overloaded_error), `resetAfterTokens` (the connection is dropped).
+import { runMockCli, serveMock, type ProviderMock } from "./mock-server";
 
 export interface AnthropicMockBehavior {
   tokens: number;
@@ -32,16 +33,8 @@ export interface AnthropicMockBehavior {
   thinking: boolean;
 }
 export interface RecordedRequest { method: string; path: string; headers: Record<string, string>; body: string }
-export interface AnthropicMock {
-  /** Base URL as the Anthropic SDK takes it (no /v1). */
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  aborts: number;
-  behavior: AnthropicMockBehavior;
-  reset(): void;
-  stop(): Promise<void>;
-}
+/** A running mock; `url` is the base URL the SDK takes (Base URL as the Anthropic SDK takes it (no /v1)). */
+export type AnthropicMock = ProviderMock<RecordedRequest, AnthropicMockBehavior>;
 
 export const DEFAULT_ANTHROPIC_BEHAVIOR: Readonly<AnthropicMockBehavior> = Object.freeze({
   tokens: 16, delayMs: 0, firstByteDelayMs: 0, status: 0,
@@ -395,51 +388,8 @@ export async function startMockAnthropic(opts: { port?: number; hostname?: strin
     return new Response(message(p), { headers: { ...JSON_HEADERS, "request-id": nextId("req") } });
   }
 
-  const server = Bun.serve({
-    port: opts.port ?? 0,
-    hostname: opts.hostname ?? "127.0.0.1",
-    idleTimeout: 0,
-    fetch: handle,
-    error: (e) => error(500, String(e)),
-  });
-  const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
-  const mock: AnthropicMock = {
-    url: `http://${host}:${server.port}`,
-    port: server.port!,
-    requests: [],
-    aborts: 0,
-    behavior: { ...initial },
-    reset() {
-      Object.assign(mock.behavior, initial);
-      mock.requests.length = 0;
-      mock.aborts = 0;
-    },
-    async stop() { await server.stop(true); },
-  };
+  const mock: AnthropicMock = serveMock<RecordedRequest, AnthropicMockBehavior>(opts, initial, handle, (e) => error(500, String(e)));
   return mock;
 }
 
-function parseArgs(argv: string[]) {
-  const opts = { port: 9100, hostname: "127.0.0.1", record: false, apiKey: undefined as string | undefined, behavior: {} as Partial<AnthropicMockBehavior> };
-  for (let i = 0; i < argv.length; i++) {
-    const num = () => Number(argv[++i]);
-    switch (argv[i]) {
-      case "--port": opts.port = num(); break;
-      case "--host": opts.hostname = argv[++i]; break;
-      case "--tokens": opts.behavior.tokens = num(); break;
-      case "--delay-ms": opts.behavior.delayMs = num(); break;
-      case "--api-key": opts.apiKey = argv[++i]; break;
-      case "--record": opts.record = true; break;
-      default: throw new Error(`unknown argument: ${argv[i]}`);
-    }
-  }
-  return opts;
-}
-
-if (import.meta.main) {
-  const mock = await startMockAnthropic(parseArgs(process.argv.slice(2)));
-  console.log(`mock anthropic listening on ${mock.url}`);
-  const shutdown = () => { void mock.stop(); process.exit(0); };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
-}
+if (import.meta.main) await runMockCli<AnthropicMockBehavior>("anthropic", 9100, startMockAnthropic);

@@ -23,6 +23,7 @@
 // UNAVAILABLE "overloaded"), `errorAfterTokens` (an error object as a stream event), `resetAfterTokens`
 // (the connection is dropped), `finishReason` (e.g. "SAFETY" ends every candidate), `blockPrompt`
 // (promptFeedback.blockReason, no candidates).
+import { runMockCli, serveMock, type ProviderMock } from "./mock-server";
 
 export interface GeminiMockBehavior {
   tokens: number;
@@ -39,16 +40,8 @@ export interface GeminiMockBehavior {
   requireThoughtSignatures: boolean;
 }
 export interface RecordedRequest { method: string; path: string; query: string; headers: Record<string, string>; body: string }
-export interface GeminiMock {
-  /** Base URL without the API version, like the SDKs' default endpoint. */
-  url: string;
-  port: number;
-  requests: RecordedRequest[];
-  aborts: number;
-  behavior: GeminiMockBehavior;
-  reset(): void;
-  stop(): Promise<void>;
-}
+/** A running mock; `url` is the base URL the SDK takes (Base URL without the API version, like the SDKs' default endpoint). */
+export type GeminiMock = ProviderMock<RecordedRequest, GeminiMockBehavior>;
 
 export const DEFAULT_GEMINI_BEHAVIOR: Readonly<GeminiMockBehavior> = Object.freeze({
   tokens: 16, delayMs: 0, firstByteDelayMs: 0, status: 0, errorAfterTokens: -1, resetAfterTokens: -1,
@@ -397,51 +390,8 @@ export async function startMockGemini(opts: { port?: number; hostname?: string; 
     return new Response(JSON.stringify(steps(p, nextId()).events), { headers: JSON_HEADERS });
   }
 
-  const server = Bun.serve({
-    port: opts.port ?? 0,
-    hostname: opts.hostname ?? "127.0.0.1",
-    idleTimeout: 0,
-    fetch: handle,
-    error: (e) => error(500, String(e)),
-  });
-  const host = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
-  const mock: GeminiMock = {
-    url: `http://${host}:${server.port}`,
-    port: server.port!,
-    requests: [],
-    aborts: 0,
-    behavior: { ...initial },
-    reset() {
-      Object.assign(mock.behavior, initial);
-      mock.requests.length = 0;
-      mock.aborts = 0;
-    },
-    async stop() { await server.stop(true); },
-  };
+  const mock: GeminiMock = serveMock<RecordedRequest, GeminiMockBehavior>(opts, initial, handle, (e) => error(500, String(e)));
   return mock;
 }
 
-function parseArgs(argv: string[]) {
-  const opts = { port: 9200, hostname: "127.0.0.1", record: false, apiKey: undefined as string | undefined, behavior: {} as Partial<GeminiMockBehavior> };
-  for (let i = 0; i < argv.length; i++) {
-    const num = () => Number(argv[++i]);
-    switch (argv[i]) {
-      case "--port": opts.port = num(); break;
-      case "--host": opts.hostname = argv[++i]; break;
-      case "--tokens": opts.behavior.tokens = num(); break;
-      case "--delay-ms": opts.behavior.delayMs = num(); break;
-      case "--api-key": opts.apiKey = argv[++i]; break;
-      case "--record": opts.record = true; break;
-      default: throw new Error(`unknown argument: ${argv[i]}`);
-    }
-  }
-  return opts;
-}
-
-if (import.meta.main) {
-  const mock = await startMockGemini(parseArgs(process.argv.slice(2)));
-  console.log(`mock gemini listening on ${mock.url}`);
-  const shutdown = () => { void mock.stop(); process.exit(0); };
-  process.on("SIGINT", shutdown);
-  process.on("SIGTERM", shutdown);
-}
+if (import.meta.main) await runMockCli<GeminiMockBehavior>("gemini", 9200, startMockGemini);
