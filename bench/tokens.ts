@@ -20,6 +20,7 @@ import { countRequestUncached } from "../src/tokens/request-count.ts";
 import { createBoundedMap, boundedSet } from "../src/tokens/bounded-map.ts";
 import { BYTES_PER_ENTRY, tenantCounts } from "../src/tokens/tenant-cache.ts";
 import { adversarialInputs, seededRandom } from "../src/tokens/test-corpus.ts";
+import { benchArgs } from "./args";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -78,32 +79,7 @@ if (process.argv[2] === "--probe-cache-entries") {
 // ---------------------------------------------------------------------------------------------
 // Options
 
-function usage(message?: string): never {
-  if (message) console.error(`bench/tokens.ts: ${message}`);
-  console.error("usage: bun bench/tokens.ts [--out PATH] [--quick]");
-  process.exit(2);
-}
-
-let out: string | undefined;
-let quick = false;
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  switch (argv[i]) {
-    case "--out":
-      out = argv[++i] ?? usage("--out needs a path");
-      break;
-    case "--quick":
-      quick = true;
-      break;
-    case "-h":
-    case "--help":
-      usage();
-    default:
-      usage(`unknown argument: ${argv[i]}`);
-  }
-}
-const date = new Date().toISOString().slice(0, 10);
-out ??= join(ROOT, "bench", "results", `${date}-tokens${quick ? "-quick" : ""}.md`);
+const { out, quick } = benchArgs("tokens");
 const REPEATS = quick ? 3 : 7;
 
 // ---------------------------------------------------------------------------------------------

@@ -10,38 +10,13 @@
 // a base64 payload, under a policy that redacts everything.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { loadCore } from "../src/native";
 import { createWaf, DEFAULT_POLICY, parseBody, validateBody, type WafPolicy } from "../src/waf";
+import { benchArgs } from "./args";
 
-const ROOT = resolve(import.meta.dir, "..");
 
-function usage(msg?: string): never {
-  if (msg) console.error(`bench/waf.ts: ${msg}`);
-  console.error("usage: bun bench/waf.ts [--out PATH] [--quick]");
-  process.exit(2);
-}
-
-let out: string | undefined;
-let quick = false;
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  switch (argv[i]) {
-    case "--out":
-      out = argv[++i] ?? usage("--out needs a path");
-      break;
-    case "--quick":
-      quick = true;
-      break;
-    case "-h":
-    case "--help":
-      usage();
-    default:
-      usage(`unknown argument: ${argv[i]}`);
-  }
-}
-const date = new Date().toISOString().slice(0, 10);
-out ??= join(ROOT, "bench", "results", `${date}-waf${quick ? "-quick" : ""}.md`);
+const { out, quick } = benchArgs("waf");
 /** Wall-clock budget per measured row. */
 const ROW_MS = quick ? 300 : 1500;
 
