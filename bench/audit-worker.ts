@@ -29,6 +29,8 @@ import { dlopen, FFIType } from "bun:ffi";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+// Type only (erased at run time), so --src may still point the code at another checkout.
+import type { HandOff } from "../src/audit/record";
 
 const ROOT = join(import.meta.dir, "..");
 const args = process.argv.slice(2);
@@ -81,25 +83,6 @@ const table = (head: string[], rows: string[][]) => [`| ${head.join(" | ")} |`, 
 // Records: what the gateway hands off for a mock-upstream exchange
 // ------------------------------------------------------------------------------------------------
 
-interface HandOffLike {
-  time: number;
-  requestId: string;
-  keyId: string | null;
-  tenant: string | null;
-  route: string;
-  model: string | null;
-  upstream: string | null;
-  status: number;
-  refusal: { stage: string; code: string } | null;
-  totalUs: number;
-  upstreamFirstByteUs: number | null;
-  request: Uint8Array[];
-  response: Uint8Array[];
-  streamed: boolean;
-  waf: { rule: string; action: string; param: string }[];
-  rateLimit: { outcome: "allowed" | "limited" | "unenforced"; reason: string | null; subject: string | null } | null;
-}
-
 const enc = new TextEncoder();
 const tokens = (n: number) => Array.from({ length: n }, (_, i) => `tok${i}`).join(" ");
 const JSON_REQUEST = enc.encode('{"model":"mock-gpt","messages":[{"role":"user","content":"Say hello"}],"mock":{"tokens":16}}');
@@ -124,7 +107,7 @@ function sseReply(i: number): Uint8Array[] {
     "data: [DONE]\n\n",
   ].map((s) => enc.encode(s));
 }
-function record(i: number, streamed: boolean): HandOffLike {
+function record(i: number, streamed: boolean): HandOff {
   return {
     time: 1_795_000_000_000 + i, requestId: `req_0123456789abcdef${i.toString(16).padStart(16, "0")}`, keyId: "key_7f3a9c", tenant: "acme",
     route: "/v1/chat/completions", model: "mock-gpt", upstream: "mock", status: 200, refusal: null,
@@ -194,7 +177,7 @@ async function stages(streamed: boolean): Promise<{ stages: Stages; total: numbe
         const hs = handoff.readHandOffs(batch.buffer, batch.length);
         T.push(threadNs());
         const s0 = wal!.length();
-        const recs = hs.map((h: HandOffLike, i: number) => recordMod.toRecord(h, s0 + i, core));
+        const recs = hs.map((h: HandOff, i: number) => recordMod.toRecord(h, s0 + i, core));
         T.push(threadNs());
         const leaves = recs.map(recordMod.encode);
         T.push(threadNs());
@@ -206,7 +189,7 @@ async function stages(streamed: boolean): Promise<{ stages: Stages; total: numbe
         T.push(threadNs());
         // toRecord's parts, timed apart on the same records (extra work, outside the total)
         const p0 = threadNs();
-        const contents = hs.map((h: HandOffLike) => recordMod.extract(h.response, h.streamed).content);
+        const contents = hs.map((h: HandOff) => recordMod.extract(h.response, h.streamed).content);
         const p1 = threadNs();
         for (const c of contents) recordMod.analyse(c, core);
         const p2 = threadNs();

@@ -19,7 +19,7 @@
 // the body (a mock-only field, e.g. {"mock":{"status":529}}). Injected failures: `status` (HTTP error
 // with the matching Anthropic error type, 529 overloaded_error), `errorAfterTokens` (a mid-stream
 // `event: error` overloaded_error), `resetAfterTokens` (the connection is dropped).
-import { runMockCli, serveMock, type ProviderMock } from "./mock-server";
+import { runMockCli, sampleFromSchema, serveMock, type ProviderMock } from "./mock-server";
 
 export interface AnthropicMockBehavior {
   tokens: number;
@@ -157,24 +157,6 @@ function validate(body: Record<string, any>): void {
 }
 
 /** A value that satisfies a (simple) JSON Schema, for tool inputs. */
-function sample(schema: any, depth = 0): unknown {
-  if (depth > 4 || schema === null || typeof schema !== "object") return null;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
-  switch (type) {
-    case "string": return "mock";
-    case "integer":
-    case "number": return 1;
-    case "boolean": return true;
-    case "array": return [sample(schema.items ?? {}, depth + 1)].filter((x) => x !== null);
-    case "object": {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(schema.properties ?? {})) out[k] = sample(v, depth + 1);
-      return out;
-    }
-    default: return null;
-  }
-}
 
 function lastUserText(messages: any[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -211,7 +193,7 @@ function plan(body: Record<string, any>, b: AnthropicMockBehavior): Plan {
     const count = choice === "tool" || body.tool_choice?.disable_parallel_tool_use ? 1 : Math.max(1, b.toolCalls | 0);
     for (let i = 0; i < count; i++) {
       const t = choice === "tool" ? tools.find((x) => x.name === body.tool_choice.name) : tools[i % tools.length];
-      calls.push({ id: nextId("toolu"), name: t.name, input: sample(t.input_schema) ?? {} });
+      calls.push({ id: nextId("toolu"), name: t.name, input: sampleFromSchema(t.input_schema) ?? {} });
     }
     stopReason = "tool_use";
   } else {

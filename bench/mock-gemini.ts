@@ -23,7 +23,7 @@
 // UNAVAILABLE "overloaded"), `errorAfterTokens` (an error object as a stream event), `resetAfterTokens`
 // (the connection is dropped), `finishReason` (e.g. "SAFETY" ends every candidate), `blockPrompt`
 // (promptFeedback.blockReason, no candidates).
-import { runMockCli, serveMock, type ProviderMock } from "./mock-server";
+import { runMockCli, sampleFromSchema, serveMock, type ProviderMock } from "./mock-server";
 
 export interface GeminiMockBehavior {
   tokens: number;
@@ -159,24 +159,6 @@ function validate(body: Record<string, any>, b: GeminiMockBehavior): void {
 }
 
 /** A value that satisfies a (simple) JSON Schema, for function arguments. */
-function sample(schema: any, depth = 0): unknown {
-  if (depth > 4 || schema === null || typeof schema !== "object") return null;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  const type = String(Array.isArray(schema.type) ? schema.type[0] : schema.type).toLowerCase();
-  switch (type) {
-    case "string": return "mock";
-    case "integer":
-    case "number": return 1;
-    case "boolean": return true;
-    case "array": return [sample(schema.items ?? {}, depth + 1)].filter((x) => x !== null);
-    case "object": {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(schema.properties ?? {})) out[k] = sample(v, depth + 1);
-      return out;
-    }
-    default: return null;
-  }
-}
 
 function lastUserText(contents: any[]): string {
   for (let i = contents.length - 1; i >= 0; i--) {
@@ -212,7 +194,7 @@ function plan(model: string, body: Record<string, any>, b: GeminiMockBehavior): 
     const pool = allowed ? decls.filter((d) => allowed.includes(d.name)) : decls;
     for (let i = 0; i < Math.max(1, b.toolCalls | 0); i++) {
       const d = pool[i % pool.length];
-      calls.push({ name: d.name, args: sample(d.parametersJsonSchema ?? d.parameters) ?? {} });
+      calls.push({ name: d.name, args: sampleFromSchema(d.parametersJsonSchema ?? d.parameters) ?? {} });
     }
   }
   let n = Math.max(0, b.tokens | 0);

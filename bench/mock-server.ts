@@ -96,3 +96,30 @@ export async function runMockCli<B extends { tokens: number; delayMs: number }>(
   process.on("SIGINT", shutdown);
   process.on("SIGTERM", shutdown);
 }
+
+/**
+ * A value that fits a JSON Schema well enough for a mock's tool-call arguments: the first enum
+ * value, "mock", 1, true, and objects and arrays filled the same way, at most 5 levels deep.
+ * Type names are read case-insensitively (Gemini writes STRING, JSON Schema string).
+ *
+ * @example
+ * sampleFromSchema({ type: "object", properties: { city: { type: "string" } } }); // { city: "mock" }
+ */
+export function sampleFromSchema(schema: any, depth = 0): unknown {
+  if (depth > 4 || schema === null || typeof schema !== "object") return null;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  const type = String(Array.isArray(schema.type) ? schema.type[0] : schema.type).toLowerCase();
+  switch (type) {
+    case "string": return "mock";
+    case "integer":
+    case "number": return 1;
+    case "boolean": return true;
+    case "array": return [sampleFromSchema(schema.items ?? {}, depth + 1)].filter((x) => x !== null);
+    case "object": {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(schema.properties ?? {})) out[k] = sampleFromSchema(v, depth + 1);
+      return out;
+    }
+    default: return null;
+  }
+}
