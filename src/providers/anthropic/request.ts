@@ -32,7 +32,7 @@
  * thinking blocks with their signature, which an OpenAI client never had).
  */
 import type { OpenAIChatRequest, OpenAIMessage } from "../common/openai-wire";
-import { invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
+import { functionTools, invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
 import type { AnthropicContentBlock, AnthropicMessage, AnthropicRequest, AnthropicTextBlock, AnthropicTool, AnthropicToolChoice } from "./types";
 
 export interface AnthropicRequestOptions {
@@ -220,16 +220,8 @@ function assistantBlocks(m: OpenAIMessage, at: string): AnthropicContentBlock[] 
 }
 
 function convertTools(tools: OpenAIChatRequest["tools"]): AnthropicTool[] | undefined {
-  if (tools === undefined || tools === null) return undefined;
-  if (!Array.isArray(tools)) invalid("tools", "must be an array");
-  if (tools.length === 0) return undefined;
-  return tools.map((t, i) => {
-    if (t?.type !== "function") unsupported(`tools[${i}].type`, `only function tools are supported, not '${String(t?.type)}'`);
-    const f = t.function;
-    if (typeof f?.name !== "string" || f.name === "") invalid(`tools[${i}].function.name`, "must be a non-empty string");
-    const schema = f.parameters ?? { type: "object", properties: {} };
-    if (typeof schema !== "object" || Array.isArray(schema)) invalid(`tools[${i}].function.parameters`, "must be a JSON Schema object");
-    const tool: AnthropicTool = { name: f.name, input_schema: schema };
+  return functionTools(tools)?.map((f) => {
+    const tool: AnthropicTool = { name: f.name, input_schema: f.parameters ?? { type: "object", properties: {} } };
     if (typeof f.description === "string" && f.description !== "") tool.description = f.description;
     if (f.strict === true) tool.strict = true;
     return tool;

@@ -6,6 +6,7 @@
  * Shared by the provider folders.
  */
 import { GatewayError } from "../../errors";
+import type { OpenAIFunctionTool } from "./openai-wire";
 
 /**
  * The client used a feature the target provider cannot honour; silently dropping it would change
@@ -74,4 +75,25 @@ export function parseArguments(args: unknown, at: string): Record<string, unknow
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) invalid(at, "must encode a JSON object");
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * The function tools of an OpenAI request, checked the same way for every provider that can
+ * only take function tools: undefined for none, 400 naming the field for anything else.
+ *
+ * @example
+ * for (const { name, description, parameters } of functionTools(body.tools) ?? []) ...
+ */
+export function functionTools(tools: readonly OpenAIFunctionTool[] | null | undefined): OpenAIFunctionTool["function"][] | undefined {
+  if (tools === undefined || tools === null) return undefined;
+  if (!Array.isArray(tools)) invalid("tools", "must be an array");
+  if (tools.length === 0) return undefined;
+  return tools.map((t, i) => {
+    if (t?.type !== "function") unsupported(`tools[${i}].type`, `only function tools are supported, not '${String(t?.type)}'`);
+    const f = t.function;
+    if (typeof f?.name !== "string" || f.name === "") invalid(`tools[${i}].function.name`, "must be a non-empty string");
+    const p = f.parameters;
+    if (p !== undefined && p !== null && (typeof p !== "object" || Array.isArray(p))) invalid(`tools[${i}].function.parameters`, "must be a JSON Schema object");
+    return f;
+  });
 }

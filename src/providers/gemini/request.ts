@@ -28,7 +28,7 @@
  * message's `name`, an image's `detail`, an assistant's `reasoning_content`.
  */
 import type { OpenAIChatRequest, OpenAIMessage } from "../common/openai-wire";
-import { invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
+import { functionTools, invalid, parseArguments, parseDataUrl, textOf, unsupported } from "../common/reject";
 import { signatureOf } from "./tool-ids";
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from "./types";
 
@@ -218,19 +218,10 @@ function modelParts(m: OpenAIMessage, at: string, toolNames: Map<string, string>
 }
 
 function convertTools(tools: OpenAIChatRequest["tools"]): GeminiFunctionDeclaration[] | undefined {
-  if (tools === undefined || tools === null) return undefined;
-  if (!Array.isArray(tools)) invalid("tools", "must be an array");
-  if (tools.length === 0) return undefined;
-  return tools.map((t, i) => {
-    if (t?.type !== "function") unsupported(`tools[${i}].type`, `only function tools are supported, not '${String(t?.type)}'`);
-    const f = t.function;
-    if (typeof f?.name !== "string" || f.name === "") invalid(`tools[${i}].function.name`, "must be a non-empty string");
+  return functionTools(tools)?.map((f) => {
     const decl: GeminiFunctionDeclaration = { name: f.name };
     if (typeof f.description === "string" && f.description !== "") decl.description = f.description;
-    if (f.parameters !== undefined && f.parameters !== null) {
-      if (typeof f.parameters !== "object" || Array.isArray(f.parameters)) invalid(`tools[${i}].function.parameters`, "must be a JSON Schema object");
-      decl.parametersJsonSchema = f.parameters;
-    }
+    if (f.parameters !== undefined && f.parameters !== null) decl.parametersJsonSchema = f.parameters;
     return decl;
   });
 }
