@@ -367,30 +367,31 @@ export function createGateway(config: Config, deps: AppDeps) {
         },
         config,
         (o) => {
-          // The reply has ended (streams too): free the concurrency slot, charge its tokens.
-          if (held !== undefined) {
-            limiter.release(held);
-            if (countsTokens) {
-              const { content, usage } = extract(o.response, o.streamed);
-              const spent = limiter.charge(limited, usage?.completion_tokens ?? countText(model!, content));
-              if (spent instanceof Promise) spent.catch(() => {}); // the store's failure mode is the check's business
-            }
-          }
+          // The reply has ended (streams too): free the concurrency slot, then read its usage once
+          // for the rate limiter, the budget, the metrics and the log.
+          if (held !== undefined) limiter.release(held);
           metrics.upstreamCall(upstream!, (timed.endedAt - timed.sentAt) / 1000);
           if (timed.streamError !== null) metrics.upstreamError(upstream!, timed.streamError);
-          if (dialect === "openai") usage = tailUsage(o.response);
-          else {
-            const u = extract(o.response, o.streamed).usage; // Anthropic's shape: extract reads both
+          const chargesTokens = held !== undefined && countsTokens;
+          let read: ReturnType<typeof extract> | undefined; // the whole reply parsed, only if needed
+          const parsed = () => (read ??= extract(o.response, o.streamed));
+          // OpenAI replies end with their usage: a scan of the tail finds it without parsing.
+          usage = dialect === "openai" ? tailUsage(o.response) : null;
+          if (usage === null && (dialect !== "openai" || chargesTokens || charged !== null)) {
+            const u = parsed().usage; // Anthropic's shape too: extract reads both
             usage = u && { prompt: u.prompt_tokens, completion: u.completion_tokens };
           }
           if (usage !== null) metrics.usage(label, principal!.tenant ?? "", usage);
+          // No usage in the reply (a stream without include_usage, or cut short): count it, once.
+          let counted: number | undefined;
+          const completion = () => usage?.completion ?? (counted ??= countText(model!, parsed().content));
+          if (chargesTokens) {
+            const spent = limiter.charge(limited, completion());
+            if (spent instanceof Promise) spent.catch(() => {}); // the store's failure mode is the check's business
+          }
           if (charged !== null) {
-            // No usage in the reply (a stream without include_usage, or cut short): count it ourselves.
             const tenant = principal!.tenant ?? "";
-            const u = usage ?? {
-              prompt: promptTokens >= 0 ? promptTokens : countPromptTokens(endpoint, model!, verdict.body, tenant),
-              completion: countText(model!, extract(o.response, o.streamed).content),
-            };
+            const u = usage ?? { prompt: promptTokens >= 0 ? promptTokens : countPromptTokens(endpoint, model!, verdict.body, tenant), completion: completion() };
             const cost = costMicros(charged.price, u.prompt, u.completion);
             book!.settle(charged, cost);
             if (cost > 0) metrics.spent(tenant, cost);
