@@ -6,6 +6,11 @@
 // instead of answering in text when tool_choice is "required" or names a function, when the last
 // user text contains the magic word `mock:tool`, or when the behaviour says `tool`. Arguments are
 // built from the tool's JSON Schema properties; streamed, they come in two fragments.
+//
+// `text` replaces the generated reply with given text (what an open model writes: <think> blocks,
+// <tool_call> tags), streamed three characters per chunk so tags split across chunks. `errorCode`
+// sets the code of an injected error status (context_length_exceeded with 400 also gets OpenAI's
+// message for it). `firstEventDelayMs` sends a stream's headers at once and its first event late.
 
 export interface MockBehavior {
   tokens: number;
@@ -17,6 +22,9 @@ export interface MockBehavior {
   pauseMs: number;
   gzip: boolean;
   tool: boolean;
+  text: string;
+  errorCode: string;
+  firstEventDelayMs: number;
 }
 export interface RecordedRequest { method: string; path: string; headers: Record<string, string>; body: string; }
 export interface MockUpstream {
@@ -32,6 +40,7 @@ export interface MockUpstream {
 export const DEFAULT_BEHAVIOR: Readonly<MockBehavior> = Object.freeze({
   tokens: 16, delayMs: 0, firstByteDelayMs: 0, status: 0,
   resetAfterTokens: -1, pauseAfterTokens: -1, pauseMs: 0, gzip: false, tool: false,
+  text: "", errorCode: "", firstEventDelayMs: 0,
 });
 
 const MAX_RECORDED = 10_000;
@@ -97,7 +106,15 @@ function textTokens(v: unknown): number {
 
 /** A tool call the mock makes: the tool's name and its arguments as a JSON string. */
 interface Call { id: string; name: string; args: string }
-interface Gen { n: number; finish: "stop" | "length" | "tool_calls"; promptTokens: number; model: string; includeUsage: boolean; call: Call | null }
+interface Gen { n: number; finish: "stop" | "length" | "tool_calls"; promptTokens: number; model: string; includeUsage: boolean; call: Call | null; pieces: string[] | null }
+
+/** Given reply text in stream pieces of three code points. */
+function piecesOf(text: string): string[] {
+  const chars = [...text];
+  const out: string[] = [];
+  for (let i = 0; i < chars.length; i += 3) out.push(chars.slice(i, i + 3).join(""));
+  return out;
+}
 
 const TOOL_TOKENS = 8; // what a tool call "costs" in completion tokens
 
@@ -137,7 +154,12 @@ function plan(body: Record<string, any>, b: MockBehavior, prompt: unknown): Gen 
   const limit = body.max_completion_tokens ?? body.max_tokens;
   const capped = typeof limit === "number" && limit >= 0 && limit < b.tokens;
   const call = toolCallFor(body, b);
+  if (b.text !== "" && call === null) {
+    const pieces = piecesOf(b.text);
+    return { n: pieces.length, finish: "stop", promptTokens: Math.max(1, textTokens(prompt)), model: body.model, includeUsage: body.stream_options?.include_usage === true, call, pieces };
+  }
   return {
+    pieces: null,
     n: call !== null ? 0 : capped ? Math.floor(limit) : Math.max(0, b.tokens | 0),
     finish: call !== null ? "tool_calls" : capped ? "length" : "stop",
     promptTokens: Math.max(1, textTokens(prompt)),
@@ -152,7 +174,7 @@ const usageOf = (g: Gen) => ({ prompt_tokens: g.promptTokens, completion_tokens:
 
 function chatCompletion(g: Gen, b: MockBehavior): Response {
   const message = g.call === null
-    ? { role: "assistant", content: contentFor(g.n), refusal: null, annotations: [] }
+    ? { role: "assistant", content: g.pieces === null ? contentFor(g.n) : g.pieces.join(""), refusal: null, annotations: [] }
     : { role: "assistant", content: null, refusal: null, annotations: [], tool_calls: [{ id: g.call.id, type: "function", function: { name: g.call.name, arguments: g.call.args } }] };
   return json(JSON.stringify({
     id: nextId("chatcmpl"), object: "chat.completion", created: now(), model: g.model,
@@ -187,7 +209,7 @@ function chatFrames(g: Gen): Frames {
   const role = `${head}{"index":0,"delta":{"role":"assistant","content":${g.call === null ? '""' : "null"},"refusal":null},"logprobs":null,"finish_reason":null}${tail}`;
   return {
     first: g.call === null ? role : role + callFrames(head, tail, g.call),
-    token: (i) => `${head}{"index":0,"delta":{"content":"${tokenText(i)}"},"logprobs":null,"finish_reason":null}${tail}`,
+    token: (i) => `${head}{"index":0,"delta":{"content":${g.pieces === null ? `"${tokenText(i)}"` : JSON.stringify(g.pieces[i])}},"logprobs":null,"finish_reason":null}${tail}`,
     finish: `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${g.finish}"}${tail}`,
     usage: g.includeUsage ? `${head}],"usage":${JSON.stringify(usageOf(g))}}\n\n` : null,
   };
@@ -216,6 +238,11 @@ function stream(req: Request, f: Frames, g: Gen, b: MockBehavior, onAbort: () =>
   const source: Bun.DirectUnderlyingSource = {
     type: "direct",
     async pull(c: ReadableStreamDirectController) {
+      if (b.firstEventDelayMs > 0) {
+        await c.flush();
+        await Bun.sleep(b.firstEventDelayMs);
+        if (gone) return;
+      }
       if (f.first) c.write(f.first);
       // A reset longer than the reply still fires (before the finish chunk): the caller asked for a broken stream.
       const resetAt = b.resetAfterTokens >= 0 ? Math.min(b.resetAfterTokens, g.n) : -1;
@@ -299,11 +326,23 @@ export async function startMockUpstream(opts: { port?: number; hostname?: string
     const url = req.url;
     const pathStart = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", pathStart);
-    const path = q < 0 ? url.slice(pathStart) : url.slice(pathStart, q);
+    let path = q < 0 ? url.slice(pathStart) : url.slice(pathStart, q);
+    const target = url.slice(pathStart); // as sent, query included: what requests[] records
     const method = req.method;
+    // Azure OpenAI's deployment URLs (…/openai/deployments/{name}/chat/completions?api-version=…):
+    // the same API, the deployment standing for the model. Azure refuses a call without api-version.
+    const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/.exec(path);
+    let deployment: string | undefined;
+    if (azure) {
+      if (q < 0 || !new URLSearchParams(url.slice(q + 1)).get("api-version")) {
+        return new Response(JSON.stringify({ error: { code: "404", message: "Resource not found" } }), { status: 404, headers: JSON_HEADERS });
+      }
+      deployment = decodeURIComponent(azure[1]);
+      path = `/v1/${azure[2]}`;
+    }
     const text = method === "GET" || method === "HEAD" ? "" : await req.text();
     if (record) {
-      mock.requests.push({ method, path, headers: (req.headers as any).toJSON(), body: text });
+      mock.requests.push({ method, path: target, headers: (req.headers as any).toJSON(), body: text });
       if (mock.requests.length > MAX_RECORDED) mock.requests.shift();
     }
 
@@ -326,12 +365,18 @@ export async function startMockUpstream(opts: { port?: number; hostname?: string
     const route = `${method} ${path}`;
     const modelMatch = method === "GET" && path.startsWith("/v1/models/") ? path.slice(11) : null;
     if (!ROUTES.has(route) && !modelMatch) return error(404, `Unknown request URL: ${route}`, b, "unknown_url");
-    if (b.status && b.status !== 200) return error(b.status, `Mock upstream injected error (status ${b.status})`, b);
+    if (b.status && b.status !== 200) {
+      if (b.errorCode === "context_length_exceeded") {
+        return error(b.status, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.", b, b.errorCode);
+      }
+      return error(b.status, `Mock upstream injected error (status ${b.status})`, b, b.errorCode || undefined);
+    }
     if (route === "GET /v1/models") return json(MODELS_BODY, b);
     if (modelMatch) {
       return json(JSON.stringify({ id: decodeURIComponent(modelMatch), object: "model", created: 1700000000, owned_by: "mock" }), b);
     }
     if (badJson || !body) return error(400, "We could not parse the JSON body of your request.", b);
+    if (deployment !== undefined) body.model = deployment;
     if (typeof body.model !== "string" || !body.model) return error(400, "you must provide a model parameter", b);
 
     const onAbort = () => { mock.aborts++; };
