@@ -1,16 +1,17 @@
 /**
  * The HTTP surface, with the hot path in order:
  *
- *   guard ─▶ auth ─▶ WAF ─▶ rate limit ─▶ adapter ─▶ budget ─▶ forwarder ─▶ upstream
+ *   guard ─▶ auth ─▶ WAF ─▶ rate limit ─▶ adapter ─▶ budget ─▶ router ─▶ forwarder ─▶ upstream
  *
  *   guard       src/guard      an unambiguous, bounded request; the body read under its cap
  *   auth        src/auth       key → principal (key id, tenant, limits, allowed models, policy)
  *   WAF         src/waf        JSON depth and schema, then the content rules under the policy
  *   rate limit  src/ratelimit  requests, tokens (src/tokens counts them) and concurrency
- *   adapter     src/adapter    model → upstream, and may this key use that model
+ *   adapter     src/adapter    model → its route, and may this key use that model
  *   budget      src/budget     reserve the worst-case cost on the key's and tenant's budgets;
  *                              settled to the reply's usage when it ends, released on failure
- *   forwarder   src/forwarder  the upstream call, deadlines, SSE pass-through
+ *   router      src/router     which deployment; retries, fallbacks, cooldowns
+ *   forwarder   src/forwarder  one upstream call, deadlines, SSE pass-through
  *
  * The forwarded routes are one plain function, {@link Gateway.proxy}, that runs the stages in
  * that order. In production Bun's native router calls it directly (`gateway.routes`): Elysia's
@@ -43,7 +44,8 @@ import { parseBody, validateBody, createWaf, mergePolicies, wafError, type Entro
 import { createMemoryLimiter, rateLimitError, rateLimitHeaders, subject, type Decision, type Limits, type RateLimiter, type Subject } from "./ratelimit";
 import { countPromptTokens, countText } from "./tokens";
 import { budgetAccounts, completionCap, costMicros, createBudgetBook, priceOf, reserveBudget, type BudgetStore, type Hold } from "./budget";
-import { modelTable, routeRequest } from "./adapter";
+import { routeRequest } from "./adapter";
+import { buildRoutes, dispatch, type RouterEvents } from "./router";
 import { forward, type ExchangeClock } from "./forwarder";
 import { createMetrics, metricsEndpoint, modelLabeler, tailUsage, type Metrics } from "./metrics";
 import { GatewayError, openAIError } from "./errors";
@@ -139,16 +141,18 @@ const PROXIED: Record<string, Proxied> = {
   "/v1/messages": { path: "/v1/messages", endpoint: "chat/completions", dialect: "anthropic" },
 };
 
-/** The configured models in the OpenAI list shape (GET /v1/models). */
+/**
+ * The configured models in the OpenAI list shape (GET /v1/models), each once: `owned_by` names
+ * its upstream, or "warden" for a model several upstreams serve.
+ */
 function modelListOf(upstreams: Config["upstreams"]) {
-  return {
-    object: "list",
-    data: upstreams.flatMap((u) => u.models.map((id) => ({ id, object: "model", created: started, owned_by: u.name }))),
-  };
+  const owners = new Map<string, string>();
+  for (const u of upstreams) for (const id of u.models) owners.set(id, owners.has(id) ? "warden" : u.name);
+  return { object: "list", data: [...owners].map(([id, owned_by]) => ({ id, object: "model", created: started, owned_by })) };
 }
 
 /** Settings SIGHUP applies to a running gateway; the rest are fixed at start. */
-const RELOADABLE = ["upstreams", "wafPolicy", "maxJsonDepth", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel", "metricsToken", "prices", "budgetDefaultMaxTokens"] as const;
+const RELOADABLE = ["upstreams", "models", "routing", "wafPolicy", "maxJsonDepth", "connectTimeoutMs", "firstByteTimeoutMs", "requestTimeoutMs", "streamIdleTimeoutMs", "keepAliveMs", "logLevel", "metricsToken", "prices", "budgetDefaultMaxTokens"] as const;
 /** Settings fixed at start, by the variable operators know them by. */
 const RESTART_ONLY: [keyof Config, string][] = [
   ["host", "WARDEN_HOST"],
@@ -170,7 +174,7 @@ const RESTART_ONLY: [keyof Config, string][] = [
 ];
 
 export function createGateway(config: Config, deps: AppDeps) {
-  let models = modelTable(config.upstreams);
+  let routeTable = buildRoutes(config);
   const authenticate = createAuthenticator({ masterKey: config.masterKey, store: deps.keys });
   /** Principals of Elysia-served /v1 requests, found in onRequest and read by the handlers. */
   const principals = new WeakMap<Request, Principal>();
@@ -214,6 +218,12 @@ export function createGateway(config: Config, deps: AppDeps) {
   const accountsOf = book && budgetAccounts(book);
 
   const metrics = deps.metrics ?? createMetrics();
+  metrics.watchRoutes(() => routeTable);
+  const routerEvents: RouterEvents = {
+    retried: (upstream, code) => metrics.retried(upstream, code),
+    fellBack: (from, to, reason) => metrics.fellBack(from, to, reason),
+    cooledDown: (upstream, model) => metrics.cooledDown(upstream, model),
+  };
   /** Model names → metric labels: configured ones as they are, anything else "other". */
   let modelLabel = modelLabeler(config.upstreams);
   /** Counts a forwarded request once, when it is over: the status sent, and Warden's share of its time. */
@@ -325,9 +335,8 @@ export function createGateway(config: Config, deps: AppDeps) {
       }
 
       stage = "adapter";
-      const route = routeRequest(json, models, endpoint);
+      const route = routeRequest(json, routeTable, endpoint);
       assertModelAllowed(principal, model);
-      upstream = route.target.upstream.name;
 
       // After the adapter, so an unknown or forbidden model gets its own error, not "not priced".
       stage = "budget";
@@ -350,25 +359,34 @@ export function createGateway(config: Config, deps: AppDeps) {
       const cells = route.stream ? metrics.streamCells(label) : null;
       clock = { arrivedAt: start, sentAt: NaN, endedAt: NaN, streamError: null, firstToken: cells && cells.firstToken, tokenGap: cells && cells.tokenGap };
       const timed = clock;
-      const reply = await forward(
-        {
-          target: route.target,
-          endpoint,
-          body: forwarded,
-          stream: route.stream,
-          requestId,
-          clientHeaders: request.headers,
-          clientSignal: request.signal,
-          headers: held === undefined ? undefined : rateLimitHeaders(held),
-          clock,
-          dialect,
-          json: verdict.body,
-          redacted: verdict.redacted,
-        },
-        config,
-        (o) => {
-          // The reply has ended (streams too): free the concurrency slot, then read its usage once
-          // for the rate limiter, the budget, the metrics and the log.
+      const ours = held === undefined ? undefined : rateLimitHeaders(held);
+      let served = model; // the model that answered: a fallback's, when it came to that
+      const reply = await dispatch(route.route, routeTable, endpoint, config.routing, request.signal, (attempt) => {
+        upstream = attempt.deployment.target.upstream.name;
+        served = attempt.route.model;
+        return forward(
+          {
+            target: attempt.deployment.target,
+            endpoint,
+            body: forwarded,
+            stream: route.stream,
+            requestId,
+            clientHeaders: request.headers,
+            clientSignal: request.signal,
+            // Tells the client its request needed more than one attempt (as LiteLLM's x-litellm-attempted-retries).
+            headers: attempt.number === 1 ? ours : { ...ours, "x-warden-attempts": String(attempt.number) },
+            clock,
+            dialect,
+            json: verdict.body,
+            redacted: verdict.redacted,
+            parser: attempt.route.parser,
+            deadline: attempt.deadline,
+          },
+          attempt.route.limits,
+          (o) => {
+          // The reply has ended (streams too): free the concurrency and in-flight slots, then read
+          // its usage once for the rate limiter, the budget, the metrics and the log.
+          attempt.done();
           if (held !== undefined) limiter.release(held);
           metrics.upstreamCall(upstream!, (timed.endedAt - timed.sentAt) / 1000);
           if (timed.streamError !== null) metrics.upstreamError(upstream!, timed.streamError);
@@ -392,7 +410,9 @@ export function createGateway(config: Config, deps: AppDeps) {
           if (charged !== null) {
             const tenant = principal!.tenant ?? "";
             const u = usage ?? { prompt: promptTokens >= 0 ? promptTokens : countPromptTokens(endpoint, model!, verdict.body, tenant), completion: completion() };
-            const cost = costMicros(charged.price, u.prompt, u.completion);
+            // A fallback model is charged at its own price where it has one.
+            const price = served === model ? charged.price : (priceOf(config.prices, served!) ?? charged.price);
+            const cost = costMicros(price, u.prompt, u.completion);
             book!.settle(charged, cost);
             if (cost > 0) metrics.spent(tenant, cost);
           }
@@ -403,9 +423,10 @@ export function createGateway(config: Config, deps: AppDeps) {
             pending?.then((ok) => ok || metrics.refused("audit", "audit_unavailable", ""));
           } else jsonReply = true;
           return pending;
-        },
-        strict,
-      );
+          },
+          strict,
+        );
+      }, routerEvents);
       if (jsonReply) finished(entry.path, model, reply.status, start, clock);
       return reply;
     } catch (e) {
@@ -554,7 +575,7 @@ export function createGateway(config: Config, deps: AppDeps) {
   function reload(next: Config): string[] {
     const ignored = RESTART_ONLY.filter(([k]) => JSON.stringify(next[k]) !== JSON.stringify(config[k])).map(([, name]) => name);
     for (const k of RELOADABLE) (config as unknown as Record<string, unknown>)[k] = next[k];
-    models = modelTable(config.upstreams);
+    routeTable = buildRoutes(config, routeTable);
     modelList = modelListOf(config.upstreams);
     modelLabel = modelLabeler(config.upstreams);
     policies = new WeakMap();

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, loadEnv, type Config } from "./config";
+
 import { loadCore } from "./native";
 import { startAuditWorker } from "./audit";
 import { parseSignerKey, verifierKeyOf } from "./audit/note";
@@ -21,6 +22,11 @@ import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
 import { startMockUpstream } from "../bench/mock-upstream";
+
+/** The bundled mock model server as the one upstream, for a gateway started with none configured. */
+function mockUpstreamEnv(url: string): Record<string, string> {
+  return { WARDEN_UPSTREAM_MOCK_URL: url, WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-embed" };
+}
 
 /**
  * Bun's fetch runs at most 256 requests at once and silently queues the rest, which stalls
@@ -71,10 +77,10 @@ function parseServeArgs(args: string[]): { envFile: string | undefined } {
   return { envFile };
 }
 
-function configOrExit(envFile: string | undefined): { config: Config; file: string | undefined } {
+function configOrExit(envFile: string | undefined): { config: Config; file: string | undefined; env: Record<string, string | undefined> } {
   try {
     const { env, file } = loadEnv(process.env, envFile);
-    return { config: loadConfig(env), file };
+    return { config: loadConfig(env), file, env };
   } catch (e) {
     if (e instanceof ConfigError) fail(2, `configuration error: ${e.message}`);
     throw e;
@@ -169,11 +175,11 @@ function reload(running: Running): void {
     const loaded = loadEnv(process.env, running.envFile);
     file = loaded.file;
     next = loadConfig(loaded.env);
+    // With no upstream configured the bundled mock keeps serving, as at start.
+    if (next.upstreams.length === 0 && running.mock) next = loadConfig({ ...loaded.env, ...mockUpstreamEnv(running.mock.url) });
   } catch (e) {
     return log("error", "reload failed: keeping the running configuration", { error: (e as Error).message });
   }
-  // With no upstream configured the bundled mock keeps serving, as at start.
-  if (next.upstreams.length === 0 && running.mock) next.upstreams = config.upstreams;
   const restartNeeded = gateway.reload(next);
   setLogLevel(config.logLevel);
   log("info", "reloaded", {
@@ -187,7 +193,7 @@ async function serve(args: string[]): Promise<void> {
   const running: Running = {};
   handleStopSignals(running);
   const envFile = parseServeArgs(args).envFile;
-  const { config, file } = configOrExit(envFile);
+  const { config, file, env } = configOrExit(envFile);
   running.config = config;
   running.envFile = envFile;
   setLogLevel(config.logLevel);
@@ -226,7 +232,9 @@ async function serve(args: string[]): Promise<void> {
   let mock: Running["mock"];
   if (config.upstreams.length === 0) {
     mock = running.mock = await startMockUpstream({ port: 0, record: false });
-    config.upstreams = [{ name: "mock", url: mock.url, key: undefined, models: ["mock-gpt", "mock-embed"], provider: "openai" }];
+    const withMock = loadConfig({ ...env, ...mockUpstreamEnv(mock.url) });
+    config.upstreams = withMock.upstreams;
+    config.models = withMock.models;
     log("warn", "no upstream configured (WARDEN_UPSTREAM_<NAME>_URL): serving the bundled MOCK model server, development only", { mock_url: mock.url, models: config.upstreams[0].models });
   }
   if (config.masterKey === undefined) {

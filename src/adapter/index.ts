@@ -1,45 +1,35 @@
 /**
- * Stage 5, the adapter: picks the upstream that serves the model the client asked for.
+ * Stage 5, the adapter: finds the route of the model the client asked for (src/router builds
+ * the routes: every upstream serving the model, and its settings).
  *
- * The body was parsed once, by the WAF stage; unless the WAF redacted something, the client's
- * original bytes are what we forward: no re-serialisation on the hot path.
+ * The body was parsed once, by the WAF stage; unless the WAF redacted something or the upstream
+ * knows the model by another name, the client's original bytes are what we forward: no
+ * re-serialisation on the hot path.
  *
- * Each upstream's provider (src/providers) fixes its URLs and headers once, at start; an endpoint
- * its provider has no equivalent for (legacy completions or embeddings on Anthropic or Gemini) is
- * refused here, before anything is translated or sent.
+ * An endpoint no deployment of the model can serve (legacy completions or embeddings on
+ * Anthropic or Gemini) is refused here, before anything is translated or sent.
  */
-import type { Upstream } from "../config";
 import { GatewayError } from "../errors";
-import { prepareTarget, supports, type Endpoint, type UpstreamTarget } from "../providers";
+import { supports, type Endpoint } from "../providers";
+import type { Route, RouteTable } from "../router";
 
 export interface ParsedRequest {
   model: string;
   stream: boolean;
-  target: UpstreamTarget;
-}
-
-export type ModelTable = Map<string, UpstreamTarget>;
-
-export function modelTable(upstreams: Upstream[]): ModelTable {
-  const table: ModelTable = new Map();
-  for (const u of upstreams) {
-    const target = prepareTarget(u);
-    for (const m of u.models) table.set(m, target);
-  }
-  return table;
+  route: Route;
 }
 
 /**
- * Picks the upstream for a body the WAF stage has already parsed and validated against the
- * endpoint's schema (so `model` is a non-empty string and `stream` a boolean if present).
+ * The route for a body the WAF stage has already parsed and validated against the endpoint's
+ * schema (so `model` is a non-empty string and `stream` a boolean if present).
  *
  * @example
- * const { model, stream, target } = routeRequest(body, table, "chat/completions");
+ * const { model, stream, route } = routeRequest(body, routes, "chat/completions");
  */
-export function routeRequest(body: Record<string, unknown>, models: ModelTable, endpoint: Endpoint = "chat/completions"): ParsedRequest {
+export function routeRequest(body: Record<string, unknown>, routes: RouteTable, endpoint: Endpoint = "chat/completions"): ParsedRequest {
   const model = body.model as string;
-  const target = models.get(model);
-  if (target === undefined) {
+  const route = routes.get(model);
+  if (route === undefined) {
     throw new GatewayError(
       404,
       `The model \`${model}\` does not exist or you do not have access to it.`,
@@ -48,14 +38,15 @@ export function routeRequest(body: Record<string, unknown>, models: ModelTable, 
       "model",
     );
   }
-  if (!supports(target.upstream, endpoint)) {
+  if (endpoint !== "chat/completions" && !route.deployments.some((d) => supports(d.target.upstream, endpoint))) {
+    const providers = [...new Set(route.deployments.map((d) => d.target.upstream.provider))].join(", ");
     throw new GatewayError(
       400,
-      `The model \`${model}\` is served by an upstream of provider ${target.upstream.provider}, which does not support /v1/${endpoint}; use /v1/chat/completions.`,
+      `The model \`${model}\` is served by upstreams of provider ${providers}, which do not support /v1/${endpoint}; use /v1/chat/completions.`,
       "invalid_request_error",
       "unsupported_endpoint",
       "model",
     );
   }
-  return { model, stream: body.stream === true, target };
+  return { model, stream: body.stream === true, route };
 }

@@ -1,5 +1,5 @@
 /**
- * Stage 5, budget: spend per key and per tenant in integer micro-dollars, and lifetime budgets
+ * Stage 6, budget: spend per key and per tenant in integer micro-dollars, and lifetime budgets
  * (`max_budget_usd` on keys and tenants) enforced before forwarding. See README.md beside this
  * file for the price format, rounding, what is reserved and what a crash loses.
  *

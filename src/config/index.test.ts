@@ -51,9 +51,55 @@ describe("loadConfig", () => {
   test("upstream groups become upstreams with trimmed models and no trailing slash", () => {
     const c = loadConfig({ ...one, WARDEN_UPSTREAM_LOCAL_KEY: "sk-up", WARDEN_UPSTREAM_EU_WEST_URL: "https://api.example.com/v1", WARDEN_UPSTREAM_EU_WEST_MODELS: "gpt-4o" });
     expect(c.upstreams).toEqual([
-      { name: "eu_west", url: "https://api.example.com/v1", key: undefined, models: ["gpt-4o"], provider: "openai" },
-      { name: "local", url: "http://127.0.0.1:9000/v1", key: "sk-up", models: ["llama3", "qwen"], provider: "openai" },
+      { name: "eu_west", url: "https://api.example.com/v1", key: undefined, models: ["gpt-4o"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined },
+      { name: "local", url: "http://127.0.0.1:9000/v1", key: "sk-up", models: ["llama3", "qwen"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined },
     ]);
+  });
+
+  test("several upstreams may serve one model, with weights and names of their own for it", () => {
+    const c = loadConfig({
+      ...one,
+      WARDEN_UPSTREAM_LOCAL_WEIGHT: "3",
+      WARDEN_UPSTREAM_B_URL: "http://10.0.0.2:8000/v1",
+      WARDEN_UPSTREAM_B_MODELS: "llama3=meta-llama/Llama-3.1-8B-Instruct, fast = llama3.1:8b",
+      WARDEN_UPSTREAM_AZ_URL: "https://acme.openai.azure.com/openai",
+      WARDEN_UPSTREAM_AZ_PROVIDER: "azure",
+      WARDEN_UPSTREAM_AZ_MODELS: "gpt-4o=gpt4o-prod",
+    });
+    expect(c.upstreams.map((u) => [u.name, u.weight, u.renamed, u.apiVersion])).toEqual([
+      ["az", 1, { "gpt-4o": "gpt4o-prod" }, "2024-10-21"],
+      ["b", 1, { llama3: "meta-llama/Llama-3.1-8B-Instruct", fast: "llama3.1:8b" }, undefined],
+      ["local", 3, {}, undefined],
+    ]);
+    expect([...c.models.keys()].sort()).toEqual(["fast", "gpt-4o", "llama3", "qwen"]);
+  });
+
+  test("routing defaults, and per-model groups over them", () => {
+    const c = loadConfig({
+      ...one,
+      WARDEN_RETRIES: "1",
+      WARDEN_REQUEST_TIMEOUT_MS: "60000",
+      WARDEN_FIRST_BYTE_TIMEOUT_MS: "30000",
+      WARDEN_MODEL_L3_NAME: "llama3",
+      WARDEN_MODEL_L3_STRATEGY: "p2c",
+      WARDEN_MODEL_L3_FALLBACKS: "qwen",
+      WARDEN_MODEL_L3_FIRST_BYTE_TIMEOUT_MS: "2000",
+      WARDEN_MODEL_L3_PARSER: "hermes",
+    });
+    expect(c.routing).toEqual({ strategy: "weighted", retries: 1, retryBackoffMs: 100, retryMaxWaitMs: 5000, cooldownFailures: 3, cooldownMs: 30000 });
+    expect(c.models.get("llama3")).toEqual({
+      name: "llama3",
+      strategy: "p2c",
+      retries: 1,
+      fallbacks: ["qwen"],
+      contextFallbacks: [],
+      connectTimeoutMs: 5000,
+      firstByteTimeoutMs: 2000,
+      requestTimeoutMs: 60000,
+      streamIdleTimeoutMs: 300000,
+      parser: { toolCalls: "hermes", reasoning: "on" },
+    });
+    expect(c.models.get("qwen")).toMatchObject({ strategy: "weighted", retries: 1, fallbacks: [], parser: undefined, requestTimeoutMs: 60000, firstByteTimeoutMs: 30000 });
   });
 
   test("providers: openai by default, anthropic and gemini by name (any case)", () => {
@@ -67,7 +113,7 @@ describe("loadConfig", () => {
       WARDEN_UPSTREAM_GOOGLE_PROVIDER: "gemini",
     });
     expect(Object.fromEntries(c.upstreams.map((u) => [u.name, u.provider]))).toEqual({ claude: "anthropic", google: "gemini", local: "openai" });
-    expect(refusal({ ...one, WARDEN_UPSTREAM_LOCAL_PROVIDER: "mistral" }).message).toContain("unknown provider: mistral (supported: openai, anthropic, gemini)");
+    expect(refusal({ ...one, WARDEN_UPSTREAM_LOCAL_PROVIDER: "mistral" }).message).toContain("unknown provider: mistral (supported: openai, azure, anthropic, gemini)");
   });
 
   test.each([
@@ -86,7 +132,24 @@ describe("loadConfig", () => {
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1?x=1", WARDEN_UPSTREAM_X_MODELS: "a" }, "WARDEN_UPSTREAM_X_URL"],
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: " , " }, "WARDEN_UPSTREAM_X_MODELS"],
     [{ WARDEN_UPSTREAM_X_URL: "http://h/v1", WARDEN_UPSTREAM_X_MODELS: "a", WARDEN_UPSTREAM_X_PROVIDER: "bogus" }, "WARDEN_UPSTREAM_X_PROVIDER"],
-    [{ ...one, WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen" }, "WARDEN_UPSTREAM_Z_MODELS"],
+    [{ WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen,qwen=q2" }, "WARDEN_UPSTREAM_Z_MODELS"],
+    [{ WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen=" }, "WARDEN_UPSTREAM_Z_MODELS"],
+    [{ ...one, WARDEN_UPSTREAM_LOCAL_WEIGHT: "0" }, "WARDEN_UPSTREAM_LOCAL_WEIGHT"],
+    [{ ...one, WARDEN_UPSTREAM_LOCAL_API_VERSION: "2024-10-21" }, "WARDEN_UPSTREAM_LOCAL_API_VERSION"],
+    [{ WARDEN_UPSTREAM_A_URL: "https://a.openai.azure.com/openai", WARDEN_UPSTREAM_A_PROVIDER: "azure", WARDEN_UPSTREAM_A_MODELS: "gpt-4o=my deployment" }, "WARDEN_UPSTREAM_A_MODELS"],
+    [{ WARDEN_ROUTING_STRATEGY: "fastest" }, "WARDEN_ROUTING_STRATEGY"],
+    [{ WARDEN_RETRIES: "11" }, "WARDEN_RETRIES"],
+    [{ WARDEN_CONNECT_TIMEOUT_MS: "0" }, "WARDEN_CONNECT_TIMEOUT_MS"],
+    [{ ...one, WARDEN_MODEL_X_STRATEGY: "p2c" }, "WARDEN_MODEL_X_NAME"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "gpt-9" }, "WARDEN_MODEL_X_NAME"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_Y_NAME: "qwen" }, "WARDEN_MODEL_Y_NAME"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_FALLBACKS: "gpt-9" }, "WARDEN_MODEL_X_FALLBACKS"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_CONTEXT_FALLBACKS: "qwen" }, "WARDEN_MODEL_X_CONTEXT_FALLBACKS"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_STRATEGY: "fastest" }, "WARDEN_MODEL_X_STRATEGY"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_PARSER: "gpt" }, "WARDEN_MODEL_X_PARSER"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_REASONING: "yes" }, "WARDEN_MODEL_X_REASONING"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_FIRST_BYTE_TIMEOUT_MS: "900000" }, "WARDEN_MODEL_X_FIRST_BYTE_TIMEOUT_MS"],
+    [{ ...one, WARDEN_MODEL_X_NAME: "qwen", WARDEN_MODEL_X_TIMEOUT: "5" }, "WARDEN_MODEL_X_TIMEOUT"],
     [{ WARDEN_UPSTREAM_lower_URL: "http://h/v1" }, "WARDEN_UPSTREAM_lower_URL"],
     [{ WARDEN_MAX_HEADER_BYTES: "65536" }, "WARDEN_MAX_HEADER_BYTES"],
     [{ WARDEN_MAX_JSON_DEPTH: "2" }, "WARDEN_MAX_JSON_DEPTH"],

@@ -10,6 +10,9 @@ import { resolve } from "node:path";
 import { parseEnvFile } from "./env-file";
 import { DEFAULT_POLICY, mergePolicies, parsePolicy, type WafPolicy } from "../waf/policy";
 import { parsePrices, type PriceTable } from "../budget/prices";
+import { MODEL_VAR, ROUTING_VARIABLES, modelSettings, routingDefaults, type ModelSettings, type RoutingDefaults } from "./routing";
+
+export type { ModelSettings, RoutingDefaults, Strategy, Timeouts } from "./routing";
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -19,17 +22,32 @@ export class ConfigError extends Error {
 
 /**
  * The upstream's wire format (src/providers has one folder each): openai for every
- * OpenAI-compatible server, anthropic for the Messages API, gemini for generateContent.
+ * OpenAI-compatible server, azure for Azure OpenAI's deployment URLs, anthropic for the Messages
+ * API, gemini for generateContent.
  */
-export type Provider = "openai" | "anthropic" | "gemini";
-const PROVIDERS: readonly string[] = ["openai", "anthropic", "gemini"];
+export type Provider = "openai" | "azure" | "anthropic" | "gemini";
+const PROVIDERS: readonly string[] = ["openai", "azure", "anthropic", "gemini"];
 
+/** Azure OpenAI's data-plane API version when WARDEN_UPSTREAM_<NAME>_API_VERSION is not set. */
+export const AZURE_DEFAULT_API_VERSION = "2024-10-21";
+
+/**
+ * One upstream server (a deployment, in routing terms). Several upstreams may serve the same
+ * model name: they form its group, and the router spreads requests over them by weight.
+ */
 export interface Upstream {
   name: string; // lower-case NAME from WARDEN_UPSTREAM_<NAME>_*
   url: string; // base URL without trailing slash, e.g. http://127.0.0.1:9000/v1
   key: string | undefined;
+  /** The model names clients send. */
   models: string[];
+  /** Names sent upstream where they differ from the client's (`fast=llama3.1:8b`; Azure deployment names). */
+  renamed: Record<string, string>;
   provider: Provider;
+  /** Share of its models' traffic relative to the other upstreams serving them (default 1). */
+  weight: number;
+  /** Azure's api-version query parameter; undefined for other providers. */
+  apiVersion: string | undefined;
 }
 
 export interface Config {
@@ -49,10 +67,16 @@ export interface Config {
   redisUrl: string | undefined;
   /** What rate limiting does when Redis cannot be reached: let requests through, or refuse them. */
   redisFailure: "open" | "closed";
+  /** Global deadlines; WARDEN_MODEL_<ID>_* may override them per model (see `models`). */
+  connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
   keepAliveMs: number;
+  /** Retries, backoff and cooldowns (src/config/routing.ts). */
+  routing: RoutingDefaults;
+  /** Every served model's routing settings: its WARDEN_MODEL_* group over the global defaults. */
+  models: Map<string, ModelSettings>;
   /** SIGTERM: how long in-flight requests (streams too) may take to finish before they are cut. */
   shutdownGraceMs: number;
   ledgerOrigin: string;
@@ -69,7 +93,8 @@ export interface Config {
   spendFlushMs: number;
 }
 
-const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER)$/;
+const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER|WEIGHT|API_VERSION)$/;
+type UpstreamField = "URL" | "KEY" | "MODELS" | "PROVIDER" | "WEIGHT" | "API_VERSION";
 
 /** Variables read outside the WARDEN_UPSTREAM_* groups, with their defaults. */
 export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
@@ -100,6 +125,7 @@ export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
   "WARDEN_PRICES",
   "WARDEN_BUDGET_DEFAULT_MAX_TOKENS",
   "WARDEN_SPEND_FLUSH_MS",
+  ...ROUTING_VARIABLES,
 ]);
 
 type Env = Record<string, string | undefined>;
@@ -112,7 +138,7 @@ type Env = Record<string, string | undefined>;
  */
 export function loadConfig(env: Env): Config {
   for (const name of Object.keys(env)) {
-    if (name.startsWith("WARDEN_") && !KNOWN_VARIABLES.has(name) && !UPSTREAM_VAR.test(name)) {
+    if (name.startsWith("WARDEN_") && !KNOWN_VARIABLES.has(name) && !UPSTREAM_VAR.test(name) && !MODEL_VAR.test(name)) {
       throw new ConfigError(name, "unknown variable (misspelt? see deploy/warden.env.example)");
     }
   }
@@ -127,12 +153,25 @@ export function loadConfig(env: Env): Config {
   if (firstByteTimeoutMs > requestTimeoutMs) {
     throw new ConfigError("WARDEN_FIRST_BYTE_TIMEOUT_MS", `must not exceed WARDEN_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
   }
+  const timeouts = {
+    connectTimeoutMs: int(env, "WARDEN_CONNECT_TIMEOUT_MS", 5000, 1, 600_000),
+    firstByteTimeoutMs,
+    requestTimeoutMs,
+    streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),
+  };
+  const named = (name: string, fallback: number, min: number, max: number) => int(env, name, fallback, min, max);
+  const fail = (variable: string, message: string): never => {
+    throw new ConfigError(variable, message);
+  };
+  const routing = routingDefaults(env, named, fail);
+  const list = upstreams(env);
+  const served = new Set(list.flatMap((u) => u.models));
   return {
     host: host(env),
     port: int(env, "WARDEN_PORT", 8080, 0, 65535),
     dataDir: resolve(env.WARDEN_DATA_DIR || env.STATE_DIRECTORY?.split(":")[0] || "warden-data"),
     masterKey,
-    upstreams: upstreams(env),
+    upstreams: list,
     auditMode,
     logLevel,
     maxBodyBytes: int(env, "WARDEN_MAX_BODY_BYTES", 8 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
@@ -141,9 +180,9 @@ export function loadConfig(env: Env): Config {
     maxJsonDepth: int(env, "WARDEN_MAX_JSON_DEPTH", 64, 4, 1000),
     wafPolicy: wafPolicy(env),
     ...rateLimits(env),
-    firstByteTimeoutMs,
-    requestTimeoutMs,
-    streamIdleTimeoutMs: int(env, "WARDEN_STREAM_IDLE_TIMEOUT_MS", 300_000, 1, 86_400_000),
+    ...timeouts,
+    routing,
+    models: modelSettings(env, served, { ...timeouts, strategy: routing.strategy, retries: routing.retries }, named, fail),
     keepAliveMs: int(env, "WARDEN_SSE_KEEPALIVE_MS", 15_000, 100, 3_600_000),
     // Below systemd's TimeoutStopSec=30 in deploy/warden.service, so the ledger is closed cleanly.
     shutdownGraceMs: int(env, "WARDEN_SHUTDOWN_GRACE_MS", 25_000, 0, 3_600_000),
@@ -185,15 +224,14 @@ export function loadEnv(processEnv: Env, envFile: string | undefined): { env: En
 }
 
 function upstreams(env: Env): Upstream[] {
-  const groups = new Map<string, Partial<Record<"URL" | "KEY" | "MODELS" | "PROVIDER", string>>>();
+  const groups = new Map<string, Partial<Record<UpstreamField, string>>>();
   for (const [name, value] of Object.entries(env)) {
     const m = UPSTREAM_VAR.exec(name);
     if (!m || value === undefined) continue;
     const group = groups.get(m[1]) ?? {};
-    group[m[2] as "URL"] = value;
+    group[m[2] as UpstreamField] = value;
     groups.set(m[1], group);
   }
-  const owner = new Map<string, string>();
   const list: Upstream[] = [];
   for (const [NAME, g] of [...groups].sort(([a], [b]) => a.localeCompare(b))) {
     const v = (field: string) => `WARDEN_UPSTREAM_${NAME}_${field}`;
@@ -208,17 +246,36 @@ function upstreams(env: Env): Upstream[] {
     if (url.search || url.hash) throw new ConfigError(v("URL"), "must be a base URL without query or fragment");
     const provider = (g.PROVIDER || "openai").toLowerCase();
     if (!PROVIDERS.includes(provider)) throw new ConfigError(v("PROVIDER"), `unknown provider: ${g.PROVIDER} (supported: ${PROVIDERS.join(", ")})`);
-    const models = (g.MODELS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-    if (models.length === 0) throw new ConfigError(v("MODELS"), "missing or empty (comma-separated model names)");
-    for (const model of models) {
-      const other = owner.get(model);
-      if (other) throw new ConfigError(v("MODELS"), `model ${model} is already served by upstream ${other}`);
-      owner.set(model, NAME);
-    }
+    const { models, renamed } = servedModels(g.MODELS ?? "", v("MODELS"), provider === "azure");
     if (g.KEY !== undefined && /[\r\n]/.test(g.KEY)) throw new ConfigError(v("KEY"), "must be a single line");
-    list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, provider: provider as Provider });
+    if (g.API_VERSION && provider !== "azure") throw new ConfigError(v("API_VERSION"), "only applies to PROVIDER=azure");
+    const apiVersion = provider === "azure" ? g.API_VERSION || AZURE_DEFAULT_API_VERSION : undefined;
+    if (apiVersion !== undefined && !/^[A-Za-z0-9.\-]+$/.test(apiVersion)) throw new ConfigError(v("API_VERSION"), `not an API version: ${JSON.stringify(apiVersion)}`);
+    const weight = int(env, v("WEIGHT"), 1, 1, 1000);
+    list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, renamed, provider: provider as Provider, weight, apiVersion });
   }
   return list;
+}
+
+/**
+ * An upstream's MODELS list: `name` serves the model under the name clients send; `name=upstream-name`
+ * sends another name upstream (an alias, or an Azure deployment, which must be named).
+ */
+function servedModels(raw: string, variable: string, azure: boolean): { models: string[]; renamed: Record<string, string> } {
+  const models: string[] = [];
+  const renamed: Record<string, string> = {};
+  for (const entry of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    const name = (eq < 0 ? entry : entry.slice(0, eq)).trim();
+    const upstreamName = eq < 0 ? name : entry.slice(eq + 1).trim();
+    if (name === "" || upstreamName === "") throw new ConfigError(variable, `empty model name in ${JSON.stringify(entry)} (use name or name=upstream-name)`);
+    if (models.includes(name)) throw new ConfigError(variable, `model ${name} is listed twice`);
+    if (azure && !/^[A-Za-z0-9._\-]+$/.test(upstreamName)) throw new ConfigError(variable, `Azure deployment name ${JSON.stringify(upstreamName)} may hold only letters, digits, '.', '_' and '-'`);
+    models.push(name);
+    if (upstreamName !== name) renamed[name] = upstreamName;
+  }
+  if (models.length === 0) throw new ConfigError(variable, "missing or empty (comma-separated model names)");
+  return { models, renamed };
 }
 
 /** C2SP origin lines are schema-less URLs; key names may not contain spaces or "+". */

@@ -19,6 +19,8 @@ function configFor(upstreamUrl: string, extra: Record<string, string> = {}): Con
     WARDEN_UPSTREAM_MOCK_KEY: "sk-upstream-secret",
     WARDEN_UPSTREAM_DOWN_URL: "http://127.0.0.1:1/v1",
     WARDEN_UPSTREAM_DOWN_MODELS: "gone",
+    // One attempt per request: these tests are about a single exchange (src/router has its own).
+    WARDEN_RETRIES: "0",
     ...extra,
   });
 }

@@ -1,5 +1,5 @@
 /**
- * Stage 6, the forwarder: sends the rebuilt request upstream and hands the reply back.
+ * Stage 8, the forwarder: one upstream call for the router (src/router), and the reply back.
  *
  * Deadlines are ours, not Bun's: time to the upstream's first byte, the whole request, and (for
  * streams) silence between chunks. Upstream failures become OpenAI-shaped errors with a gateway
@@ -10,14 +10,16 @@
  * Any other pair is planned by `planExchange` (URL, headers, translated body) and its reply,
  * stream and error replies are translated into the client's format on the way back.
  */
-import type { Config } from "../config";
+import type { Timeouts } from "../config";
 import { GatewayError, type ErrorType } from "../errors";
 import { needsPlan, planExchange, type Dialect, type Exchange } from "../providers";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
-import { pipeSse, type ExchangeClock } from "./sse";
+import type { OutputParser } from "../parsers";
+import { pipeSse, type ExchangeClock, type ReadResult } from "./sse";
+import { reachable } from "./connect";
+import { fire, unwatch, watch, type Watch } from "./watchdog";
 
 export type { ExchangeClock } from "./sse";
-import { unwatch, watch, type Watch } from "./watchdog";
 
 export interface ForwardInput {
   target: UpstreamTarget;
@@ -41,9 +43,16 @@ export interface ForwardInput {
   json?: Record<string, unknown>;
   /** The WAF rewrote the request (`json` has the redactions, `body` does not). */
   redacted?: boolean;
+  /** The model's output parser (WARDEN_MODEL_<ID>_PARSER), applied to OpenAI-compatible replies. */
+  parser?: OutputParser;
+  /**
+   * `performance.now()` by which the whole request must be over, all attempts included (the
+   * router's); absent: `requestTimeoutMs` from this call's start.
+   */
+  deadline?: number;
 }
 
-type Limits = Pick<Config, "firstByteTimeoutMs" | "requestTimeoutMs" | "streamIdleTimeoutMs" | "keepAliveMs">;
+export type Limits = Timeouts & { keepAliveMs: number };
 
 /** Upstream reply headers worth passing on; everything else (cookies, hop-by-hop, the upstream's
  * Content-Encoding/Length, which no longer match the decompressed body) stays behind. */
@@ -99,11 +108,18 @@ export async function forward(
   const { target, requestId, clock } = input;
   const name = target.upstream.name;
   // Translating the request may refuse it (400, stage "adapter") before anything is sent.
-  const x = needsPlan(target, input.dialect ?? "openai") ? plan(input) : undefined;
+  const x = needsPlan(target, input.dialect ?? "openai", input.parser !== undefined) ? plan(input) : undefined;
   const start = performance.now();
-  if (clock !== undefined) clock.sentAt = start;
-  const deadline = start + limits.requestTimeoutMs;
+  if (clock !== undefined && !(clock.sentAt >= 0)) clock.sentAt = start; // a retry's upstream time counts from the first attempt
+  const deadline = input.deadline ?? start + limits.requestTimeoutMs;
   const w: Watch = { abort: new AbortController(), client: input.clientSignal, deadline: Math.min(deadline, start + limits.firstByteTimeoutMs), why: undefined };
+  let answered = false;
+  if (limits.connectTimeoutMs < limits.firstByteTimeoutMs) {
+    w.slowAt = start + limits.connectTimeoutMs;
+    w.onSlow = () => {
+      reachable(target.upstream.url, limits.connectTimeoutMs).then((ok) => ok || answered || fire(w, "connect"));
+    };
+  }
   watch(w);
 
   let res: Response;
@@ -111,20 +127,20 @@ export async function forward(
     res = await fetch(x === undefined ? target.urls[input.endpoint] : x.url, {
       method: "POST",
       headers: x === undefined ? upstreamHeaders(target, input.clientHeaders, requestId) : x.headers,
-      body: (x === undefined ? input.body : x.body) as BodyInit,
+      body: (x === undefined ? fastBody(input) : x.body) as BodyInit,
       signal: w.abort.signal,
       redirect: "manual",
+      // Bun's own idle timer (5 minutes) would cut a model that thinks quietly; our deadlines rule.
+      timeout: false,
     });
   } catch (e) {
     unwatch(w);
     if (clock !== undefined) clock.endedAt = performance.now();
-    if (w.why === "deadline") fail(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
-    if (w.why === "client") fail(499, "The client closed the request.", "invalid_request_error", "client_closed_request", "forwarder");
+    timedOut(w, name, limits);
     const why = (e as { code?: string }).code ?? (e as Error).name;
     fail(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", "forwarder");
   }
-  const firstByteUs = (performance.now() - start) * 1000;
-  w.deadline = deadline; // the first byte is in; from now on the whole request's limit applies
+  answered = true;
 
   if (res.status < 200 || res.status >= 300) {
     unwatch(w);
@@ -132,9 +148,26 @@ export async function forward(
   }
 
   if (input.stream && res.body !== null && (res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    // The first event is awaited under the first-byte deadline before the client gets anything,
+    // so an upstream that answers 200 and then stalls or fails can still be retried elsewhere.
+    const reader = res.body.getReader();
+    let first: ReadResult;
+    try {
+      first = await reader.read();
+    } catch {
+      unwatch(w);
+      if (clock !== undefined) clock.endedAt = performance.now();
+      timedOut(w, name, limits);
+      fail(502, `The connection to upstream '${name}' failed before its stream began.`, "upstream_error", "upstream_interrupted", "forwarder");
+    }
+    const firstAt = performance.now();
+    const firstByteUs = (firstAt - start) * 1000;
+    w.deadline = deadline; // the stream has begun; from now on the whole request's limit applies
     const chunks: Uint8Array[] = [];
     const body = pipeSse(
-      res.body,
+      reader,
+      first,
+      firstAt,
       w,
       { keepAliveMs: limits.keepAliveMs, idleTimeoutMs: limits.streamIdleTimeoutMs },
       name,
@@ -149,6 +182,8 @@ export async function forward(
     );
     return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers, x) });
   }
+  const firstByteUs = (performance.now() - start) * 1000;
+  w.deadline = deadline; // the first byte is in; from now on the whole request's limit applies
 
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
   let bytes: Uint8Array;
@@ -170,6 +205,22 @@ export async function forward(
   return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers, x) });
 }
 
+/** Why the watchdog cut a call before its reply began, as the client's error; returns if it did not. */
+function timedOut(w: Watch, name: string, limits: Limits): void {
+  if (w.why === "deadline") fail(504, `Upstream '${name}' did not answer within ${limits.firstByteTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
+  if (w.why === "connect") fail(504, `Could not connect to upstream '${name}' within ${limits.connectTimeoutMs} ms.`, "timeout_error", "upstream_connect_timeout", "forwarder");
+  if (w.why === "client") fail(499, "The client closed the request.", "invalid_request_error", "client_closed_request", "forwarder");
+}
+
+const bodyEncoder = new TextEncoder();
+
+/** The fast path's body: the client's bytes, unless the upstream knows the model by another name. */
+function fastBody(input: ForwardInput): Uint8Array {
+  const json = input.json;
+  if (json === undefined || json.model === input.target.model) return input.body;
+  return bodyEncoder.encode(JSON.stringify({ ...json, model: input.target.model }));
+}
+
 function plan(input: ForwardInput): Exchange {
   return planExchange({
     target: input.target,
@@ -181,6 +232,7 @@ function plan(input: ForwardInput): Exchange {
     stream: input.stream,
     requestId: input.requestId,
     clientHeaders: input.clientHeaders,
+    parser: input.parser,
   });
 }
 

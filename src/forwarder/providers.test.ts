@@ -40,6 +40,8 @@ function gateway(extra: Record<string, string> = {}) {
   const config = loadConfig({
     WARDEN_MASTER_KEY: MASTER,
     WARDEN_LOG_LEVEL: "error",
+    // One attempt per request: these tests are about translating one exchange.
+    WARDEN_RETRIES: "0",
     WARDEN_UPSTREAM_OAI_URL: openaiMock.url,
     WARDEN_UPSTREAM_OAI_MODELS: "mock-gpt",
     WARDEN_UPSTREAM_OAI_KEY: "sk-oai-upstream",

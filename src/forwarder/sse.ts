@@ -49,6 +49,9 @@ export interface ExchangeClock {
   tokenGap: Observer | null;
 }
 
+/** One read of an upstream body. */
+export type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+
 const KEEPALIVE = new TextEncoder().encode(": keep-alive\n\n");
 const encoder = new TextEncoder();
 
@@ -78,7 +81,9 @@ function errorEvent(message: string, code: string, atBoundary: boolean, format?:
 }
 
 /**
- * @param body the upstream's (already decompressed) SSE body
+ * @param reader the upstream's (already decompressed) SSE body
+ * @param first its first read, which the forwarder awaited before answering the client
+ * @param firstAt `performance.now()` when that read completed
  * @param w the watch of this upstream call; its deadline is the whole request's
  * @param sent collects every chunk given to the client (references, not copies) for the audit record
  * @param onEnd called once, when the stream ended, failed or the client left; in strict audit
@@ -90,7 +95,9 @@ function errorEvent(message: string, code: string, atBoundary: boolean, format?:
  *   then holds the translated events, what the client received
  */
 export function pipeSse(
-  body: ReadableStream<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  first: ReadResult | undefined,
+  firstAt: number,
   w: Watch,
   limits: StreamLimits,
   upstreamName: string,
@@ -100,7 +107,6 @@ export function pipeSse(
   clock?: ExchangeClock,
   format?: ClientFormat,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
   const translator = format?.translator;
   let ended = false;
   let held: Uint8Array | undefined;
@@ -109,7 +115,7 @@ export function pipeSse(
     ended = true;
     return onEnd();
   };
-  let lastUpstream = performance.now();
+  let lastUpstream = firstAt;
   let lastWrite = lastUpstream;
   let atBoundary = true;
   let lastToken = -1; // performance.now() of the last timed chunk; -1 before the first
@@ -141,9 +147,17 @@ export function pipeSse(
       // Loops only while a translator has nothing to say yet (a content_block_stop, say): a pull
       // that enqueues nothing might not be called again.
       for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        let chunk: ReadResult;
+        let now: number;
         try {
-          chunk = await reader.read();
+          if (first !== undefined) {
+            chunk = first;
+            now = firstAt;
+            first = undefined;
+          } else {
+            chunk = await reader.read();
+            now = performance.now();
+          }
         } catch {
           unwatch(w);
           const [message, code] =
@@ -175,7 +189,7 @@ export function pipeSse(
           controller.close();
           return;
         }
-        const now = (lastUpstream = lastWrite = performance.now());
+        lastUpstream = lastWrite = now;
         if (clock !== undefined && chunk.value[0] !== COLON) {
           if (lastToken < 0) clock.firstToken?.observe((now - clock.arrivedAt) / 1000);
           else clock.tokenGap?.observe((now - lastToken) / 1000);

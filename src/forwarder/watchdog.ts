@@ -24,8 +24,14 @@ export interface Watch {
   client: AbortSignal | undefined;
   /** `performance.now()` after which the call is aborted with why = "deadline". */
   deadline: number;
-  /** Why the watchdog aborted the call, if it did. */
-  why: "deadline" | "client" | "idle" | undefined;
+  /** Why the watchdog aborted the call, if it did ("connect": see `slowAt`). */
+  why: "deadline" | "client" | "idle" | "connect" | undefined;
+  /**
+   * `performance.now()` at which `onSlow` runs once if the call is still watched: the forwarder
+   * uses it to check, only for calls slow to answer, that the upstream still accepts connections.
+   */
+  slowAt?: number;
+  onSlow?: () => void;
   /** Extra per-sweep work (SSE keep-alives and idle checks). */
   tick?: (now: number) => void;
 }
@@ -38,7 +44,13 @@ function sweep(): void {
   for (const w of watched) {
     if (now >= w.deadline) fire(w, "deadline");
     else if (w.client?.aborted) fire(w, "client");
-    else w.tick?.(now);
+    else {
+      if (w.slowAt !== undefined && now >= w.slowAt) {
+        w.slowAt = undefined;
+        w.onSlow?.();
+      }
+      w.tick?.(now);
+    }
   }
 }
 

@@ -152,18 +152,22 @@ describe("refusals", () => {
 });
 
 describe("upstream failures", () => {
-  test("unreachable: the forwarder's refusal and the upstream's error", async () => {
-    const g = gateway();
+  test("unreachable: every attempt is an upstream error, the last one also the forwarder's refusal", async () => {
+    const g = gateway(); // WARDEN_RETRIES defaults to 2: three attempts
     expect((await chat(g, { model: "dead-model" })).status).toBe(502);
     const m = await scrape(g);
     expect(m.get(requests(CHAT, "dead-model", 502))).toBe(1);
     expect(m.get('warden_refusals_total{stage="forwarder",code="upstream_unavailable",rule=""}')).toBe(1);
-    expect(m.get('warden_upstream_errors_total{upstream="dead",code="upstream_unavailable"}')).toBe(1);
+    expect(m.get('warden_upstream_errors_total{upstream="dead",code="upstream_unavailable"}')).toBe(3);
+    expect(m.get('warden_upstream_retries_total{upstream="dead",code="upstream_unavailable"}')).toBe(2);
     expect(m.get('warden_upstream_duration_seconds_count{upstream="dead"}')).toBe(1);
+    // One upstream and no fallback: nowhere else to go, so it never cools down.
+    expect(m.get('warden_upstream_available{upstream="dead",model="dead-model"}')).toBe(1);
+    expect(m.get('warden_upstream_in_flight{upstream="dead",model="dead-model"}')).toBe(0);
   });
 
   test("an upstream error status is the upstream's error, not a Warden refusal", async () => {
-    const g = gateway();
+    const g = gateway({ WARDEN_RETRIES: "0" });
     mock.behavior.status = 429;
     expect((await chat(g, {})).status).toBe(429);
     mock.behavior.status = 500;

@@ -18,6 +18,11 @@
  *   warden_refusals_total{stage,code,rule}               every refusal by a Warden stage
  *   warden_waf_findings_total{rule,action}               blocks, redactions and flags
  *   warden_upstream_errors_total{upstream,code}          gateway-side failures and mapped upstream errors
+ *   warden_upstream_retries_total{upstream,code}         failed attempts that were tried again (src/router)
+ *   warden_fallbacks_total{from,to,reason}               requests moved to a fallback model
+ *   warden_upstream_cooldowns_total{upstream,model}      deployments taken out of rotation
+ *   warden_upstream_available{upstream,model}            1 in rotation, 0 cooling down (at scrape time)
+ *   warden_upstream_in_flight{upstream,model}            requests in flight per deployment (at scrape time)
  *   warden_audit_queue_depth, warden_audit_records_lost_total, warden_ledger_records,
  *   warden_ledger_checkpoint_age_seconds, warden_wal_fsync_seconds, warden_rate_limit_store_up,
  *   warden_build_info{version,bun}, and process metrics (./process.ts).
@@ -45,6 +50,11 @@ export const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 /** Token gaps sit around 10-50 ms; sub-millisecond ones are chunks that arrived bunched. */
 export const GAP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const FSYNC_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** The router's deployments (src/router), read at scrape time. */
+export interface DeploymentGauges {
+  deployments: { target: { upstream: { name: string } }; health: { coolUntil: number; inflight: number } }[];
+}
 
 /** What the audit worker's handle (src/audit) reports, read at scrape time. */
 export interface AuditGauges {
@@ -118,6 +128,35 @@ export function createMetrics() {
   });
   const walFsync = new HistogramFamily(registry, "warden_wal_fsync_seconds", "fsync of the audit WAL, one per appended batch (group commit), timed in the audit worker.", [], FSYNC_BUCKETS);
 
+  const retries = new CounterFamily(registry, "warden_upstream_retries_total", "Upstream attempts that failed before the reply began and were tried again, on the same or another deployment.", ["upstream", "code"]);
+  const fallbacks = new CounterFamily(registry, "warden_fallbacks_total", "Requests moved to a fallback model: every deployment of `from` failed (reason error) or it said the prompt was too long (reason context_window).", ["from", "to", "reason"]);
+  const cooldowns = new CounterFamily(registry, "warden_upstream_cooldowns_total", "Times a deployment (one model on one upstream) was taken out of rotation after failures or a Retry-After.", ["upstream", "model"]);
+  let routes: (() => ReadonlyMap<string, DeploymentGauges>) | undefined;
+  const eachDeployment = (f: (upstream: string, model: string, h: { coolUntil: number; inflight: number }) => void) => {
+    for (const [model, route] of routes?.() ?? []) for (const d of route.deployments) f(d.target.upstream.name, model, d.health);
+  };
+  new Gauge({
+    name: "warden_upstream_available",
+    help: "1 when the deployment (one model on one upstream) is in rotation, 0 while it cools down after failures.",
+    labelNames: ["upstream", "model"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const now = performance.now();
+      eachDeployment((upstream, model, h) => this.set({ upstream, model }, now >= h.coolUntil ? 1 : 0));
+    },
+  });
+  new Gauge({
+    name: "warden_upstream_in_flight",
+    help: "Requests sent to the deployment and not yet over (streams count until they end).",
+    labelNames: ["upstream", "model"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      eachDeployment((upstream, model, h) => this.set({ upstream, model }, h.inflight));
+    },
+  });
+
   let storeUp: (() => boolean | Promise<boolean>) | undefined;
   new Gauge({
     name: "warden_rate_limit_store_up",
@@ -147,6 +186,9 @@ export function createMetrics() {
     refusals,
     wafFindings,
     upstreamErrors,
+    retries,
+    fallbacks,
+    cooldowns,
     walFsync,
 
     /** A forwarded request is over (reply sent, stream ended, or refused). */
@@ -162,6 +204,21 @@ export function createMetrics() {
     },
     upstreamError(upstream: string, code: string): void {
       upstreamErrors.at(upstream, code).inc();
+    },
+    /** An attempt failed with `code` before its reply began, and the router tries again. */
+    retried(upstream: string, code: string): void {
+      upstreamErrors.at(upstream, code).inc();
+      retries.at(upstream, code).inc();
+    },
+    fellBack(from: string, to: string, reason: string): void {
+      fallbacks.at(from, to, reason).inc();
+    },
+    cooledDown(upstream: string, model: string): void {
+      cooldowns.at(upstream, model).inc();
+    },
+    /** Where the deployment gauges come from; asked at scrape time. */
+    watchRoutes(source: () => ReadonlyMap<string, DeploymentGauges>): void {
+      routes = source;
     },
     /** An upstream call, from sending the request to the end (or failure) of the reply. */
     upstreamCall(upstream: string, seconds: number): void {

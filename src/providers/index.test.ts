@@ -7,10 +7,10 @@ import { chainTranslators } from "./common/transform";
 import { createGeminiStreamTranslator } from "./gemini";
 import { createOpenAIToAnthropicStreamTranslator } from "./anthropic";
 
-const upstream = (provider: Upstream["provider"], url: string, key?: string): Upstream => ({ name: provider, url, key, models: ["m"], provider });
-const OPENAI = prepareTarget(upstream("openai", "http://127.0.0.1:9000/v1", "sk-o"));
-const ANTHROPIC = prepareTarget(upstream("anthropic", "https://api.anthropic.com", "sk-ant"));
-const GEMINI = prepareTarget(upstream("gemini", "https://generativelanguage.googleapis.com", "AIza"));
+const upstream = (provider: Upstream["provider"], url: string, key?: string): Upstream => ({ name: provider, url, key, models: ["m"], renamed: {}, provider, weight: 1, apiVersion: provider === "azure" ? "2024-10-21" : undefined });
+const OPENAI = prepareTarget(upstream("openai", "http://127.0.0.1:9000/v1", "sk-o"), "m");
+const ANTHROPIC = prepareTarget(upstream("anthropic", "https://api.anthropic.com", "sk-ant"), "m");
+const GEMINI = prepareTarget(upstream("gemini", "https://generativelanguage.googleapis.com", "AIza"), "m");
 const enc = new TextEncoder();
 
 function call(target: typeof OPENAI, dialect: Dialect, json: Record<string, unknown>, extra: Partial<ExchangeCall> = {}): ExchangeCall {
@@ -25,7 +25,31 @@ describe("targets", () => {
     expect(ANTHROPIC.urls["chat/completions"]).toBe("https://api.anthropic.com/v1/messages");
     expect(ANTHROPIC.baseHeaders).toEqual({ "content-type": "application/json", "anthropic-version": "2023-06-01", "x-api-key": "sk-ant" });
     expect(GEMINI.baseHeaders).toEqual({ "content-type": "application/json", "x-goog-api-key": "AIza" });
-    expect(prepareTarget(upstream("anthropic", "https://proxy.example/v1")).urls["chat/completions"]).toBe("https://proxy.example/v1/messages");
+    expect(prepareTarget(upstream("anthropic", "https://proxy.example/v1"), "m").urls["chat/completions"]).toBe("https://proxy.example/v1/messages");
+  });
+
+  test("Azure: one URL per deployment with the api-version, the key in api-key, OpenAI's format as it is", () => {
+    const azure = prepareTarget({ ...upstream("azure", "https://acme.openai.azure.com/openai", "az-key"), models: ["gpt-4o"], renamed: { "gpt-4o": "gpt4o-prod" } }, "gpt-4o");
+    expect(azure.model).toBe("gpt4o-prod");
+    expect(azure.urls["chat/completions"]).toBe("https://acme.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21");
+    expect(azure.urls.embeddings).toBe("https://acme.openai.azure.com/openai/deployments/gpt4o-prod/embeddings?api-version=2024-10-21");
+    expect(azure.baseHeaders).toEqual({ "content-type": "application/json", "api-key": "az-key" });
+    expect(needsPlan(azure, "openai")).toBe(false);
+    expect(supports(azure.upstream, "embeddings")).toBe(true);
+  });
+
+  test("a renamed model: the upstream's name is what is sent, in every format", () => {
+    const renamed = (u: Upstream) => prepareTarget({ ...u, renamed: { m: "m-2025" } }, "m");
+    const openai = planExchange(call(renamed(OPENAI.upstream), "anthropic", chat));
+    expect(JSON.parse(openai.body as string).model).toBe("m-2025");
+    const claude = planExchange(call(renamed(ANTHROPIC.upstream), "openai", chat));
+    expect(JSON.parse(claude.body as string).model).toBe("m-2025");
+    const gemini = planExchange(call(renamed(GEMINI.upstream), "openai", chat));
+    expect(gemini.url).toContain("/models/m-2025:generateContent");
+    // Anthropic client to Anthropic upstream: the client's own body, with only the model replaced.
+    const native = { model: "m", max_tokens: 10, messages: [{ role: "user", content: "Hi" }], top_k: 3 };
+    const passed = planExchange({ ...call(renamed(ANTHROPIC.upstream), "anthropic", chat), body: enc.encode(JSON.stringify(native)) });
+    expect(JSON.parse(passed.body as string)).toEqual({ ...native, model: "m-2025" });
   });
 
   test("which endpoints each provider serves, and which pairs need a plan", () => {

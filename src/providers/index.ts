@@ -23,6 +23,7 @@
 import type { Upstream } from "../config";
 import { GatewayError } from "../errors";
 import { prepare, upstreamHeaders, type Endpoint, type UpstreamTarget } from "./openai";
+import { prepareAzure } from "./azure";
 import {
   anthropicFailure,
   anthropicHeaders,
@@ -37,6 +38,7 @@ import {
 import { createGeminiStreamTranslator, fromGeminiResponse, geminiFailure, geminiHeaders, geminiUrl, toGeminiRequest } from "./gemini";
 import type { OpenAIChatCompletion, OpenAIChatRequest } from "./common/openai-wire";
 import { chainTranslators, type StreamTranslator } from "./common/transform";
+import type { OutputParser } from "../parsers";
 
 export type { Endpoint, UpstreamTarget } from "./openai";
 export type { StreamTranslator } from "./common/transform";
@@ -51,24 +53,27 @@ export type Dialect = "openai" | "anthropic";
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
 /**
- * The per-upstream part computed once at start (and on SIGHUP): URLs and fixed headers.
- * For Anthropic every endpoint maps to the Messages URL (only chat is ever sent there, see
- * {@link supports}); Gemini's URL depends on the model and is built per request.
+ * The part of one model on one upstream computed once at start (and on SIGHUP): URLs and
+ * fixed headers. For Anthropic every endpoint maps to the Messages URL (only chat is ever sent
+ * there, see {@link supports}); Gemini's URL depends on streaming and is built per request.
  *
  * @example
- * prepareTarget({ name: "claude", url: "https://api.anthropic.com", key: "sk-ant-…", models: ["claude-x"], provider: "anthropic" }).urls["chat/completions"];
+ * prepareTarget({ name: "claude", url: "https://api.anthropic.com", key: "sk-ant-…", models: ["claude-x"], renamed: {}, provider: "anthropic", weight: 1, apiVersion: undefined }, "claude-x").urls["chat/completions"];
  * // "https://api.anthropic.com/v1/messages"
  */
-export function prepareTarget(upstream: Upstream): UpstreamTarget {
+export function prepareTarget(upstream: Upstream, model: string): UpstreamTarget {
+  const sent = upstream.renamed[model] ?? model;
   switch (upstream.provider) {
     case "anthropic": {
       const url = anthropicMessagesUrl(upstream.url);
-      return { upstream, urls: { "chat/completions": url, completions: url, embeddings: url }, baseHeaders: anthropicHeaders(upstream.key) };
+      return { upstream, model: sent, urls: { "chat/completions": url, completions: url, embeddings: url }, baseHeaders: anthropicHeaders(upstream.key) };
     }
     case "gemini":
-      return { upstream, urls: { "chat/completions": upstream.url, completions: upstream.url, embeddings: upstream.url }, baseHeaders: geminiHeaders(upstream.key) };
+      return { upstream, model: sent, urls: { "chat/completions": upstream.url, completions: upstream.url, embeddings: upstream.url }, baseHeaders: geminiHeaders(upstream.key) };
+    case "azure":
+      return prepareAzure(upstream, sent);
     default:
-      return prepare(upstream);
+      return prepare(upstream, sent);
   }
 }
 
@@ -77,12 +82,20 @@ export function prepareTarget(upstream: Upstream): UpstreamTarget {
  * Anthropic and Gemini chat only (through translation).
  */
 export function supports(upstream: Upstream, endpoint: Endpoint): boolean {
-  return upstream.provider === "openai" || endpoint === "chat/completions";
+  return speaksOpenAI(upstream) || endpoint === "chat/completions";
 }
 
-/** True unless client and upstream both speak OpenAI's format (the forwarder's fast path). */
-export function needsPlan(target: UpstreamTarget, dialect: Dialect): boolean {
-  return dialect !== "openai" || target.upstream.provider !== "openai";
+/** OpenAI's wire format: any OpenAI-compatible server, and Azure at its deployment URLs. */
+export function speaksOpenAI(upstream: Upstream): boolean {
+  return upstream.provider === "openai" || upstream.provider === "azure";
+}
+
+/**
+ * True unless client and upstream both speak OpenAI's format and the reply needs no parsing
+ * (the forwarder's fast path).
+ */
+export function needsPlan(target: UpstreamTarget, dialect: Dialect, parsed = false): boolean {
+  return dialect !== "openai" || !speaksOpenAI(target.upstream) || parsed;
 }
 
 /** What the forwarder knows of a request when it plans the exchange. */
@@ -99,6 +112,8 @@ export interface ExchangeCall {
   stream: boolean;
   requestId: string;
   clientHeaders: Headers;
+  /** An open model's output parser (WARDEN_MODEL_<ID>_PARSER), for OpenAI-compatible upstreams. */
+  parser?: OutputParser;
 }
 
 /** One upstream exchange, planned: what to send, and how the answer reaches the client. */
@@ -127,8 +142,11 @@ export interface Exchange {
 export function planExchange(c: ExchangeCall): Exchange {
   const { target, dialect, requestId } = c;
   const upstream = target.upstream;
-  const json = c.json as unknown as OpenAIChatRequest;
-  const model = json.model;
+  // The upstream's name for the model (an alias, a fallback, an Azure deployment): what it is sent
+  // and what the reply names, as a pass-through reply names the model that actually answered.
+  const model = target.model;
+  const renamed = c.json.model !== model;
+  const json = (renamed ? { ...c.json, model } : c.json) as unknown as OpenAIChatRequest;
   // Translated streams need usage from the upstream for the client's usage chunk (or message_delta).
   const includeUsage = json.stream_options?.include_usage === true;
   const chunkId = `chatcmpl-${requestId.slice(4)}`;
@@ -142,7 +160,11 @@ export function planExchange(c: ExchangeCall): Exchange {
       const url = target.urls["chat/completions"];
       if (dialect === "anthropic") {
         // Native: the client's own request and the upstream's own reply (see the module comment).
-        const body = c.redacted ? JSON.stringify(toAnthropicRequest(json, { defaultMaxTokens: ANTHROPIC_DEFAULT_MAX_TOKENS })) : c.body;
+        const body = c.redacted
+          ? JSON.stringify(toAnthropicRequest(json, { defaultMaxTokens: ANTHROPIC_DEFAULT_MAX_TOKENS }))
+          : renamed
+            ? JSON.stringify({ ...(JSON.parse(bodyDecoder.decode(c.body)) as object), model })
+            : c.body;
         return { url, headers, body, dialect, failure };
       }
       return {
@@ -168,19 +190,26 @@ export function planExchange(c: ExchangeCall): Exchange {
         failure: (status, body, retryAfter) => geminiFailure(status, body, retryAfter, upstream.name),
       };
     }
-    default:
-      // An Anthropic client and an OpenAI-compatible upstream: app.ts has already translated the
-      // request (the WAF inspected that form); errors use the forwarder's OpenAI mapping.
+    default: {
+      // An OpenAI-compatible upstream behind an Anthropic client (app.ts has already translated the
+      // request: the WAF inspected that form) or behind an output parser; errors use the
+      // forwarder's OpenAI mapping.
+      const parser = c.parser;
+      const parse = parser === undefined ? undefined : (r: unknown) => parser.completion(r as OpenAIChatCompletion);
+      const parsing = parser === undefined ? undefined : () => parser.sse();
       return {
         url: target.urls[c.endpoint],
         headers: upstreamHeaders(target, c.clientHeaders, requestId),
-        body: JSON.stringify(json),
+        body: !renamed && !c.redacted && dialect === "openai" ? c.body : JSON.stringify(json),
         dialect,
-        reply: toClient === undefined ? undefined : (r) => toClient(r as OpenAIChatCompletion),
-        stream: clientStream,
+        reply: toClient === undefined ? parse : parse === undefined ? (r) => toClient(r as OpenAIChatCompletion) : (r) => toClient(parse(r)),
+        stream: clientStream === undefined ? parsing : parsing === undefined ? clientStream : () => chainTranslators(parsing(), clientStream()),
       };
+    }
   }
 }
+
+const bodyDecoder = new TextDecoder();
 
 const ANTHROPIC_STOP = '{"type":"message_stop"}';
 const tailDecoder = new TextDecoder();

@@ -13,18 +13,22 @@ export type Endpoint = "chat/completions" | "completions" | "embeddings";
 /** Client headers that mean something to an OpenAI-compatible upstream and leak nothing. */
 const FORWARDED = ["accept", "openai-beta", "user-agent"] as const;
 
+/** One model on one upstream: where its requests go, computed once at start (and on SIGHUP). */
 export interface UpstreamTarget {
   upstream: Upstream;
-  /** Per-endpoint URLs and the fixed headers, computed once per upstream at start. */
+  /** The model name the upstream knows (the client's, unless the upstream's MODELS renamed it). */
+  model: string;
+  /** Per-endpoint URLs and the fixed headers. */
   urls: Record<Endpoint, string>;
   baseHeaders: Record<string, string>;
 }
 
-export function prepare(upstream: Upstream): UpstreamTarget {
+export function prepare(upstream: Upstream, model: string): UpstreamTarget {
   const baseHeaders: Record<string, string> = { "content-type": "application/json" };
   if (upstream.key !== undefined) baseHeaders.authorization = `Bearer ${upstream.key}`;
   return {
     upstream,
+    model,
     urls: {
       "chat/completions": `${upstream.url}/chat/completions`,
       completions: `${upstream.url}/completions`,
