@@ -14,10 +14,11 @@ const example = readFileSync(join(deploy, "warden.env.example"), "utf8");
 
 describe("deploy/warden.env.example", () => {
   test("documents every variable the config reads, and no other", () => {
-    const mentioned = new Set([...example.matchAll(/\bWARDEN_[A-Z0-9_]+\b/g)].map((m) => m[0]).filter((n) => !n.startsWith("WARDEN_UPSTREAM_")));
+    const mentioned = new Set([...example.matchAll(/\bWARDEN_[A-Z0-9_]+\b/g)].map((m) => m[0]).filter((n) => !n.startsWith("WARDEN_UPSTREAM_") && !n.startsWith("WARDEN_MODEL_")));
     expect([...KNOWN_VARIABLES].filter((n) => !mentioned.has(n))).toEqual([]);
     expect([...mentioned].filter((n) => !KNOWN_VARIABLES.has(n))).toEqual([]);
-    for (const field of ["URL", "KEY", "MODELS", "PROVIDER"]) expect(example).toContain(`WARDEN_UPSTREAM_<NAME>_${field}`);
+    for (const field of ["URL", "KEY", "MODELS", "PROVIDER", "WEIGHT", "API_VERSION"]) expect(example).toContain(`WARDEN_UPSTREAM_<NAME>_${field}`);
+    for (const field of ["NAME", "STRATEGY", "RETRIES", "FALLBACKS", "CONTEXT_FALLBACKS", "PARSER", "REASONING", "STREAM_IDLE_TIMEOUT_MS"]) expect(example).toContain(`WARDEN_MODEL_<ID>_${field}`);
   });
 
   test("loads as a valid configuration, as installed to /etc/warden/warden.env", () => {
@@ -25,10 +26,11 @@ describe("deploy/warden.env.example", () => {
     expect(config.dataDir).toBe("/var/lib/warden");
   });
 
-  test("its upstream examples, uncommented, are valid: one per provider", () => {
-    const lines = example.split("\n").filter((l) => /^#WARDEN_UPSTREAM_[A-Z]+_[A-Z]+=/.test(l)).map((l) => l.slice(1));
+  test("its upstream and model examples, uncommented, are valid: one upstream per provider, a model group", () => {
+    const lines = example.split("\n").filter((l) => /^#WARDEN_(UPSTREAM|MODEL)_[A-Z0-9_]+=/.test(l)).map((l) => l.slice(1));
     const config = loadConfig(parseEnvFile(lines.join("\n"), "upstreams"));
-    expect(Object.fromEntries(config.upstreams.map((u) => [u.name, u.provider]))).toEqual({ claude: "anthropic", google: "gemini", openai: "openai", vllm: "openai" });
+    expect(Object.fromEntries(config.upstreams.map((u) => [u.name, u.provider]))).toEqual({ azure_eu: "azure", claude: "anthropic", google: "gemini", openai: "openai", vllm: "openai" });
+    expect(config.models.get("gpt-4o")).toMatchObject({ strategy: "latency", fallbacks: ["claude-sonnet-4-5"] });
   });
 });
 

@@ -94,7 +94,11 @@ function forwardedResponses(ok: Example, streams: boolean): Responses {
     "200": {
       description: streams ? "The upstream's reply: JSON, or with `stream: true` an SSE stream." : "The upstream's reply.",
       // The x-ratelimit-* headers come only when a limit applies to the key or its tenant.
-      headers: { "x-request-id": REQUEST_ID, ...RATE_LIMIT_HEADERS },
+      headers: {
+        "x-request-id": REQUEST_ID,
+        ...RATE_LIMIT_HEADERS,
+        "x-warden-attempts": header("Present when the reply took more than one upstream attempt (retries and fallbacks are invisible otherwise): how many.", { type: "integer" }),
+      },
       content: { ...json(ref(ok), EXAMPLES[ok]), ...(streams ? { "text/event-stream": { schema: ref("EventStream") } } : {}) },
     },
     "400": error(
@@ -122,15 +126,20 @@ function forwardedResponses(ok: Example, streams: boolean): Responses {
     "500": INTERNAL,
     "502": error(
       `The upstream failed: ${codes(["upstream_error", "upstream_unavailable", "upstream_interrupted", "upstream_bad_reply", "upstream_auth_failed"])} ` +
-        "(the last: the upstream refused Warden's own credentials, WARDEN_UPSTREAM_<NAME>_KEY).",
+        "(the last: the upstream refused Warden's own credentials, WARDEN_UPSTREAM_<NAME>_KEY). " +
+        "Each is the last attempt's error, after the retries and fallbacks the model's routing allows.",
     ),
     "503": error(
       `${codes(["upstream_overloaded"])}: an Anthropic or Gemini upstream is overloaded (529 / 503), retry after \`Retry-After\`; ` +
         `${codes(["auth_unavailable"])}; ${codes(["rate_limiter_unavailable"])} (Redis down with WARDEN_REDIS_FAILURE=closed); ` +
-        `${codes(["audit_unavailable"])}: strict audit mode could not make the record durable, so the reply was not delivered.`,
+        `${codes(["audit_unavailable"])}: strict audit mode could not make the record durable, so the reply was not delivered; ` +
+        `${codes(["no_healthy_upstream"])}: every upstream of the model (and of its fallbacks) is cooling down after failures, retry after \`Retry-After\`.`,
       { "retry-after": RETRY_AFTER },
     ),
-    "504": error(`${codes(["upstream_timeout"])}: the upstream did not answer (or finish) within Warden's deadlines, or timed out itself.`),
+    "504": error(
+      `${codes(["upstream_timeout"])}: the upstream did not answer (or finish) within Warden's deadlines, or timed out itself; ` +
+        `${codes(["upstream_connect_timeout"])}: no connection to the upstream could be opened within WARDEN_CONNECT_TIMEOUT_MS.`,
+    ),
   };
 }
 
