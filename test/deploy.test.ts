@@ -17,7 +17,7 @@ describe("deploy/warden.env.example", () => {
     const mentioned = new Set([...example.matchAll(/\bWARDEN_[A-Z0-9_]+\b/g)].map((m) => m[0]).filter((n) => !n.startsWith("WARDEN_UPSTREAM_") && !n.startsWith("WARDEN_MODEL_")));
     expect([...KNOWN_VARIABLES].filter((n) => !mentioned.has(n))).toEqual([]);
     expect([...mentioned].filter((n) => !KNOWN_VARIABLES.has(n))).toEqual([]);
-    for (const field of ["URL", "KEY", "MODELS", "PROVIDER", "WEIGHT", "API_VERSION"]) expect(example).toContain(`WARDEN_UPSTREAM_<NAME>_${field}`);
+    for (const field of ["URL", "KEY", "MODELS", "PROVIDER", "WEIGHT", "API_VERSION", "STREAM_USAGE"]) expect(example).toContain(`WARDEN_UPSTREAM_<NAME>_${field}`);
     for (const field of ["NAME", "STRATEGY", "RETRIES", "FALLBACKS", "CONTEXT_FALLBACKS", "PARSER", "REASONING", "STREAM_IDLE_TIMEOUT_MS"]) expect(example).toContain(`WARDEN_MODEL_<ID>_${field}`);
   });
 

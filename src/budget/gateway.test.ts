@@ -135,7 +135,7 @@ describe("budget enforcement", () => {
     expect(book.spent(book.account("key", record.id, null))).toBe(fits * actualHello);
   });
 
-  test("streams settle when they end: from the usage chunk, or counted when there is none", async () => {
+  test("streams settle when they end: from the usage chunk (Warden asks for it), or counted when there is none", async () => {
     const { record, secret } = store.createKey({ tenant: "streamer", maxBudgetUsd: 1 });
     const account = book.account("key", record.id, null);
     const withUsage = await chat(secret, { stream: true, stream_options: { include_usage: true } });
@@ -145,13 +145,19 @@ describe("budget enforcement", () => {
     await Bun.sleep(10);
     expect(book.spent(account)).toBe(actualHello);
 
-    const without = await chat(secret, { stream: true });
+    // The client did not ask for usage, Warden did: the same charge.
+    await (await chat(secret, { stream: true })).text();
+    await Bun.sleep(10);
+    expect(book.spent(account)).toBe(2 * actualHello);
+
+    // Cut before its usage came: what reached the client is counted.
+    const without = await chat(secret, { stream: true, mock: { resetAfterTokens: 5 } });
     const text = await without.text();
     await Bun.sleep(10);
     const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join("");
     expect(content).toStartWith("tok0 tok1");
     const prompt = countPromptTokens("chat/completions", "mock-gpt", { model: "mock-gpt", messages: [{ role: "user", content: "hello" }] }, "streamer");
-    expect(book.spent(account)).toBe(actualHello + costMicros(GPT, prompt, countText("mock-gpt", content)));
+    expect(book.spent(account)).toBe(2 * actualHello + costMicros(GPT, prompt, countText("mock-gpt", content)));
   });
 
   test("a request that fails upstream is released and costs nothing", async () => {

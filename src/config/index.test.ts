@@ -51,8 +51,8 @@ describe("loadConfig", () => {
   test("upstream groups become upstreams with trimmed models and no trailing slash", () => {
     const c = loadConfig({ ...one, WARDEN_UPSTREAM_LOCAL_KEY: "sk-up", WARDEN_UPSTREAM_EU_WEST_URL: "https://api.example.com/v1", WARDEN_UPSTREAM_EU_WEST_MODELS: "gpt-4o" });
     expect(c.upstreams).toEqual([
-      { name: "eu_west", url: "https://api.example.com/v1", key: undefined, models: ["gpt-4o"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined },
-      { name: "local", url: "http://127.0.0.1:9000/v1", key: "sk-up", models: ["llama3", "qwen"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined },
+      { name: "eu_west", url: "https://api.example.com/v1", key: undefined, models: ["gpt-4o"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined, streamUsage: true },
+      { name: "local", url: "http://127.0.0.1:9000/v1", key: "sk-up", models: ["llama3", "qwen"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined, streamUsage: true },
     ]);
   });
 
@@ -135,6 +135,7 @@ describe("loadConfig", () => {
     [{ WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen,qwen=q2" }, "WARDEN_UPSTREAM_Z_MODELS"],
     [{ WARDEN_UPSTREAM_Z_URL: "http://h/v1", WARDEN_UPSTREAM_Z_MODELS: "qwen=" }, "WARDEN_UPSTREAM_Z_MODELS"],
     [{ ...one, WARDEN_UPSTREAM_LOCAL_WEIGHT: "0" }, "WARDEN_UPSTREAM_LOCAL_WEIGHT"],
+    [{ ...one, WARDEN_UPSTREAM_LOCAL_STREAM_USAGE: "maybe" }, "WARDEN_UPSTREAM_LOCAL_STREAM_USAGE"],
     [{ ...one, WARDEN_UPSTREAM_LOCAL_API_VERSION: "2024-10-21" }, "WARDEN_UPSTREAM_LOCAL_API_VERSION"],
     [{ WARDEN_UPSTREAM_A_URL: "https://a.openai.azure.com/openai", WARDEN_UPSTREAM_A_PROVIDER: "azure", WARDEN_UPSTREAM_A_MODELS: "gpt-4o=my deployment" }, "WARDEN_UPSTREAM_A_MODELS"],
     [{ WARDEN_ROUTING_STRATEGY: "fastest" }, "WARDEN_ROUTING_STRATEGY"],

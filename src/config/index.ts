@@ -48,6 +48,8 @@ export interface Upstream {
   weight: number;
   /** Azure's api-version query parameter; undefined for other providers. */
   apiVersion: string | undefined;
+  /** Ask this OpenAI-format upstream for usage in every stream (`stream_options.include_usage`). */
+  streamUsage: boolean;
 }
 
 export interface Config {
@@ -93,8 +95,8 @@ export interface Config {
   spendFlushMs: number;
 }
 
-const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER|WEIGHT|API_VERSION)$/;
-type UpstreamField = "URL" | "KEY" | "MODELS" | "PROVIDER" | "WEIGHT" | "API_VERSION";
+const UPSTREAM_VAR = /^WARDEN_UPSTREAM_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(URL|KEY|MODELS|PROVIDER|WEIGHT|API_VERSION|STREAM_USAGE)$/;
+type UpstreamField = "URL" | "KEY" | "MODELS" | "PROVIDER" | "WEIGHT" | "API_VERSION" | "STREAM_USAGE";
 
 /** Variables read outside the WARDEN_UPSTREAM_* groups, with their defaults. */
 export const KNOWN_VARIABLES: ReadonlySet<string> = new Set([
@@ -252,7 +254,8 @@ function upstreams(env: Env): Upstream[] {
     const apiVersion = provider === "azure" ? g.API_VERSION || AZURE_DEFAULT_API_VERSION : undefined;
     if (apiVersion !== undefined && !/^[A-Za-z0-9.\-]+$/.test(apiVersion)) throw new ConfigError(v("API_VERSION"), `not an API version: ${JSON.stringify(apiVersion)}`);
     const weight = int(env, v("WEIGHT"), 1, 1, 1000);
-    list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, renamed, provider: provider as Provider, weight, apiVersion });
+    const streamUsage = oneOf(env, v("STREAM_USAGE"), ["on", "off"] as const) === "on";
+    list.push({ name: NAME.toLowerCase(), url: url.href.replace(/\/+$/, ""), key: g.KEY || undefined, models, renamed, provider: provider as Provider, weight, apiVersion, streamUsage });
   }
   return list;
 }

@@ -12,11 +12,12 @@
  */
 import type { Timeouts } from "../config";
 import { GatewayError, type ErrorType } from "../errors";
-import { needsPlan, planExchange, type Dialect, type Exchange } from "../providers";
+import { needsPlan, planExchange, speaksOpenAI, type Dialect, type Exchange } from "../providers";
 import { upstreamHeaders, type Endpoint, type UpstreamTarget } from "../providers/openai";
 import type { OutputParser } from "../parsers";
 import { pipeSse, type ExchangeClock, type ReadResult } from "./sse";
 import { reachable } from "./connect";
+import { createUsageEventFilter, withStreamUsage } from "./usage-event";
 import { fire, unwatch, watch, type Watch } from "./watchdog";
 
 export type { ExchangeClock } from "./sse";
@@ -43,6 +44,8 @@ export interface ForwardInput {
   json?: Record<string, unknown>;
   /** The WAF rewrote the request (`json` has the redactions, `body` does not). */
   redacted?: boolean;
+  /** Warden itself changed `json` after `body` was made (it asked for stream usage): send `json`. */
+  rewritten?: boolean;
   /** The model's output parser (WARDEN_MODEL_<ID>_PARSER), applied to OpenAI-compatible replies. */
   parser?: OutputParser;
   /**
@@ -107,6 +110,9 @@ export async function forward(
 ): Promise<Response> {
   const { target, requestId, clock } = input;
   const name = target.upstream.name;
+  // An OpenAI stream always carries usage (./usage-event.ts); the client sees it only if it asked.
+  const usageAsked = askStreamUsage(input);
+  if (usageAsked !== undefined) input = { ...input, json: usageAsked, rewritten: true };
   // Translating the request may refuse it (400, stage "adapter") before anything is sent.
   const x = needsPlan(target, input.dialect ?? "openai", input.parser !== undefined) ? plan(input) : undefined;
   const start = performance.now();
@@ -178,7 +184,9 @@ export async function forward(
       },
       strictAudit,
       clock,
-      x === undefined ? undefined : { dialect: x.dialect, translator: x.stream?.() },
+      x === undefined && usageAsked === undefined
+        ? undefined
+        : { dialect: x?.dialect ?? "openai", translator: x?.stream?.(), usage: usageAsked === undefined ? undefined : createUsageEventFilter() },
     );
     return new Response(body, { status: res.status, headers: replyHeaders(res.headers, requestId, true, input.headers, x) });
   }
@@ -214,11 +222,21 @@ function timedOut(w: Watch, name: string, limits: Limits): void {
 
 const bodyEncoder = new TextEncoder();
 
-/** The fast path's body: the client's bytes, unless the upstream knows the model by another name. */
+/**
+ * The fast path's body: the client's bytes, unless the upstream knows the model by another
+ * name or Warden asked for stream usage.
+ */
 function fastBody(input: ForwardInput): Uint8Array {
   const json = input.json;
-  if (json === undefined || json.model === input.target.model) return input.body;
-  return bodyEncoder.encode(JSON.stringify({ ...json, model: input.target.model }));
+  if (json === undefined || (json.model === input.target.model && input.rewritten !== true)) return input.body;
+  return bodyEncoder.encode(JSON.stringify(json.model === input.target.model ? json : { ...json, model: input.target.model }));
+}
+
+/** The request with stream usage asked for, when an OpenAI client's stream to an OpenAI-format upstream lacks it. */
+function askStreamUsage(input: ForwardInput): Record<string, unknown> | undefined {
+  if (!input.stream || input.endpoint === "embeddings" || input.json === undefined || (input.dialect ?? "openai") !== "openai") return undefined;
+  if (!speaksOpenAI(input.target.upstream) || !input.target.upstream.streamUsage) return undefined;
+  return withStreamUsage(input.json);
 }
 
 function plan(input: ForwardInput): Exchange {
@@ -228,7 +246,7 @@ function plan(input: ForwardInput): Exchange {
     dialect: input.dialect ?? "openai",
     json: input.json!,
     body: input.body,
-    redacted: input.redacted === true,
+    redacted: input.redacted === true || input.rewritten === true,
     stream: input.stream,
     requestId: input.requestId,
     clientHeaders: input.clientHeaders,

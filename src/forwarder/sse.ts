@@ -12,6 +12,7 @@
 import { errorBody } from "../errors";
 import { endsWithFinalEvent, streamErrorEvent, type Dialect, type StreamTranslator } from "../providers";
 import { fire, unwatch, type Watch } from "./watchdog";
+import type { UsageEventFilter } from "./usage-event";
 
 export interface StreamLimits {
   keepAliveMs: number;
@@ -24,6 +25,8 @@ export interface ClientFormat {
   dialect: Dialect;
   /** Rewrites upstream bytes into client events; absent: the bytes pass (same format both sides). */
   translator?: StreamTranslator;
+  /** Keeps the usage event Warden asked for out of the client's stream (./usage-event.ts). */
+  usage?: UsageEventFilter;
 }
 
 /** A histogram cell of src/metrics (anything with observe). */
@@ -108,6 +111,7 @@ export function pipeSse(
   format?: ClientFormat,
 ): ReadableStream<Uint8Array> {
   const translator = format?.translator;
+  const usage = format?.usage;
   let ended = false;
   let held: Uint8Array | undefined;
   const end = () => {
@@ -119,7 +123,18 @@ export function pipeSse(
   let lastWrite = lastUpstream;
   let atBoundary = true;
   let lastToken = -1; // performance.now() of the last timed chunk; -1 before the first
-  /** Sends translated events (held back instead if they end the stream in strict mode); false if there were none. */
+  /**
+   * Sends bytes on to the client, or holds them back if they end the stream in strict mode;
+   * false if nothing went out (all of it was the hidden usage event, or is waiting for its end).
+   */
+  const pass = (controller: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array, final: boolean): boolean => {
+    const out = usage === undefined ? bytes : usage.push(bytes);
+    if (holdFinal && final) held = out;
+    else if (out.length > 0) controller.enqueue(out);
+    else return false;
+    return true;
+  };
+  /** Sends translated events; false if none reached the client. */
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, events: string): boolean => {
     if (events === "") return false;
     const bytes = encoder.encode(events);
@@ -127,9 +142,7 @@ export function pipeSse(
     const final = translator!.done && endsWithFinalEvent(format!.dialect, bytes);
     // A translated stream that ended without its final event ended in the translator's error event.
     if (translator!.done && !final && clock !== undefined) clock.streamError ??= "upstream_stream_error";
-    if (holdFinal && final) held = bytes;
-    else controller.enqueue(bytes);
-    return true;
+    return pass(controller, bytes, final);
   };
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -178,6 +191,8 @@ export function pipeSse(
           unwatch(w);
           // A translator's closing events: the end of the reply, or an error event if it was cut.
           if (translator !== undefined) emit(controller, translator.end());
+          const rest = usage?.end();
+          if (rest !== undefined && rest.length > 0) controller.enqueue(rest);
           const durable = await end();
           if (held !== undefined) {
             controller.enqueue(
@@ -200,11 +215,12 @@ export function pipeSse(
           if (emit(controller, translator.push(chunk.value))) return;
           continue;
         }
-        atBoundary = endsEvent(chunk.value);
+        // The usage filter passes whole events only, so the client's stream stays at a boundary.
+        atBoundary = usage !== undefined || endsEvent(chunk.value);
         sent.push(chunk.value);
-        if (holdFinal && (format === undefined ? endsWithDone(chunk.value) : endsWithFinalEvent(format.dialect, chunk.value))) held = chunk.value;
-        else controller.enqueue(chunk.value);
-        return;
+        const final = holdFinal && (format === undefined ? endsWithDone(chunk.value) : endsWithFinalEvent(format.dialect, chunk.value));
+        if (pass(controller, chunk.value, final)) return;
+        continue;
       }
     },
     cancel() {

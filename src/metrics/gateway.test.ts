@@ -94,6 +94,26 @@ describe("served requests", () => {
     expect(m.get('warden_upstream_duration_seconds_sum{upstream="m"}')!).toBeGreaterThanOrEqual(0.07);
   });
 
+  test("a stream that did not ask for usage: Warden asks the upstream, counts its numbers, and the client gets no usage event", async () => {
+    const g = gateway();
+    mock.behavior.tokens = 7;
+    const res = await chat(g, { stream: true });
+    const text = await res.text();
+    expect(JSON.parse(mock.requests.at(-1)!.body).stream_options).toEqual({ include_usage: true });
+    expect(text).not.toContain('"choices":[]');
+    expect(text).not.toContain('"usage":{');
+    expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    const m = await scrape(g);
+    expect(m.get('warden_tokens_total{direction="completion",model="mock-gpt",tenant=""}')).toBe(7);
+    expect(m.get('warden_tokens_total{direction="prompt",model="mock-gpt",tenant=""}')).toBe(3);
+    // With WARDEN_UPSTREAM_M_STREAM_USAGE=off nothing is asked, and the stream's tokens are unknown
+    // (Warden counts the text itself only where a limit or budget needs it).
+    const off = gateway({ WARDEN_UPSTREAM_M_STREAM_USAGE: "off" });
+    await (await chat(off, { stream: true })).text();
+    expect(JSON.parse(mock.requests.at(-1)!.body).stream_options).toBeUndefined();
+    expect((await scrape(off)).get('warden_tokens_total{direction="completion",model="mock-gpt",tenant=""}')).toBeUndefined();
+  });
+
   test("WAF flags are counted as findings and the request is served", async () => {
     const g = gateway();
     const res = await chat(g, { messages: [{ role: "user", content: "mail me at anna.k@posteo.de" }] });

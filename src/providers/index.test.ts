@@ -7,7 +7,7 @@ import { chainTranslators } from "./common/transform";
 import { createGeminiStreamTranslator } from "./gemini";
 import { createOpenAIToAnthropicStreamTranslator } from "./anthropic";
 
-const upstream = (provider: Upstream["provider"], url: string, key?: string): Upstream => ({ name: provider, url, key, models: ["m"], renamed: {}, provider, weight: 1, apiVersion: provider === "azure" ? "2024-10-21" : undefined });
+const upstream = (provider: Upstream["provider"], url: string, key?: string): Upstream => ({ name: provider, url, key, models: ["m"], renamed: {}, provider, weight: 1, apiVersion: provider === "azure" ? "2024-10-21" : undefined, streamUsage: true });
 const OPENAI = prepareTarget(upstream("openai", "http://127.0.0.1:9000/v1", "sk-o"), "m");
 const ANTHROPIC = prepareTarget(upstream("anthropic", "https://api.anthropic.com", "sk-ant"), "m");
 const GEMINI = prepareTarget(upstream("gemini", "https://generativelanguage.googleapis.com", "AIza"), "m");

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { prepare, upstreamHeaders } from "./index";
 
-const target = prepare({ name: "up", url: "http://127.0.0.1:9/v1", key: "sk-upstream", models: ["m"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined }, "m");
+const target = prepare({ name: "up", url: "http://127.0.0.1:9/v1", key: "sk-upstream", models: ["m"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined, streamUsage: true }, "m");
 
 describe("openai provider", () => {
   test("URLs per endpoint", () => {
@@ -36,7 +36,7 @@ describe("openai provider", () => {
   });
 
   test("no upstream key, no authorization header", () => {
-    const open = prepare({ name: "up", url: "http://h/v1", key: undefined, models: ["m"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined }, "m");
+    const open = prepare({ name: "up", url: "http://h/v1", key: undefined, models: ["m"], renamed: {}, provider: "openai", weight: 1, apiVersion: undefined, streamUsage: true }, "m");
     expect(upstreamHeaders(open, new Headers({ authorization: "Bearer c" }), "r").authorization).toBeUndefined();
   });
 });
