@@ -57,6 +57,16 @@ warden_waf_findings_total{rule="pii.email",action="redact"} 5
 # TYPE warden_upstream_errors_total counter
 warden_upstream_errors_total{upstream="mock",code="upstream_error"} ${t.upstreamFailed}
 
+# HELP warden_upstream_retries_total Failed attempts tried again.
+# TYPE warden_upstream_retries_total counter
+warden_upstream_retries_total{upstream="mock",code="upstream_error"} 1
+
+# HELP warden_upstream_available 1 in rotation, 0 cooling down.
+# TYPE warden_upstream_available gauge
+warden_upstream_available{upstream="mock",model="mock-gpt"} 1
+warden_upstream_available{upstream="mock",model="mock-gpt-mini"} 0
+warden_upstream_available{upstream="spare",model="mock-gpt"} 1
+
 # HELP warden_ledger_records Records in the ledger.
 # TYPE warden_ledger_records gauge
 warden_ledger_records ${t.ok + t.refused + t.upstreamFailed}

@@ -29,6 +29,8 @@ const UPSTREAM_COLUMNS: Column<UpstreamRow>[] = [
   { title: "p99", cell: (u) => fmtSeconds(u.latency.p99), numeric: true },
   { title: "errors", cell: (u) => fmtCount(u.errors), numeric: true },
   { title: "by code", cell: (u) => u.errorCodes || "none" },
+  { title: "retried", cell: (u) => fmtCount(u.retries), numeric: true },
+  { title: "rotation", cell: (u) => (u.cooling.length === 0 ? "in" : `cooling: ${u.cooling.join(", ")}`) },
 ];
 
 export function renderLive(live: LiveNumbers): void {

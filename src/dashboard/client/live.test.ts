@@ -56,7 +56,9 @@ describe("summarize", () => {
     expect(live.refusalsByRule).toEqual([{ key: "injection.ignore_previous", total: 2, rate: 0 }]);
     expect(live.wafFindings).toEqual([{ key: "pii.email (redact)", total: 5, rate: 0 }]);
     expect(live.upstreams).toEqual([
-      { name: "mock", callRate: 22 / 4, errors: 2, errorCodes: "upstream_error 2", latency: { p50: expect.any(Number), p99: expect.any(Number) } },
+      { name: "mock", callRate: 22 / 4, errors: 2, errorCodes: "upstream_error 2", retries: 1, cooling: ["mock-gpt-mini"], latency: { p50: expect.any(Number), p99: expect.any(Number) } },
+      // Known only from the rotation gauge: no calls yet.
+      { name: "spare", callRate: 0, errors: 0, errorCodes: "", retries: 0, cooling: [], latency: { p50: undefined, p99: undefined } },
     ]);
   });
 

@@ -24,6 +24,8 @@ export const METRICS = {
   refusals: "warden_refusals_total",
   wafFindings: "warden_waf_findings_total",
   upstreamErrors: "warden_upstream_errors_total",
+  upstreamRetries: "warden_upstream_retries_total",
+  upstreamAvailable: "warden_upstream_available",
   ledgerRecords: "warden_ledger_records",
   checkpointAge: "warden_ledger_checkpoint_age_seconds",
   auditQueue: "warden_audit_queue_depth",
@@ -52,6 +54,10 @@ export interface UpstreamRow {
   errors: number;
   /** e.g. "timeout 3, 502 1" */
   errorCodes: string;
+  /** Failed attempts the router tried again. */
+  retries: number;
+  /** The models it is cooling down for (out of their rotation); empty: in rotation for all. */
+  cooling: string[];
   latency: Percentiles;
 }
 
@@ -101,7 +107,14 @@ export function summarize(w: ScrapeWindow): LiveNumbers | undefined {
     codes.set(s.labels.code ?? "", (codes.get(s.labels.code ?? "") ?? 0) + s.value);
     errorsByUpstream.set(name, codes);
   }
-  const upstreamNames = [...new Set([...upstreamLatency.keys(), ...errorsByUpstream.keys()])].sort();
+  const cooling = new Map<string, string[]>();
+  for (const s of now.get(METRICS.upstreamAvailable)?.samples ?? []) {
+    const list = cooling.get(s.labels.upstream ?? "") ?? [];
+    if (s.value === 0) list.push(s.labels.model ?? "");
+    cooling.set(s.labels.upstream ?? "", list);
+  }
+  const retries = totalsBy(now, METRICS.upstreamRetries, "upstream");
+  const upstreamNames = [...new Set([...upstreamLatency.keys(), ...errorsByUpstream.keys(), ...cooling.keys()])].sort();
 
   return {
     requestsTotal: total(now, METRICS.requests),
@@ -124,6 +137,8 @@ export function summarize(w: ScrapeWindow): LiveNumbers | undefined {
         callRate: rate(calls),
         errors: sumOf(codes),
         errorCodes: [...codes].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([code, n]) => `${code} ${fmtCount(n)}`).join(", "),
+        retries: retries.get(name) ?? 0,
+        cooling: (cooling.get(name) ?? []).sort(),
         latency: windowed(upstreamLatency.get(name) ?? [], upstreamLatencyBefore?.get(name)),
       };
     }),
