@@ -47,7 +47,7 @@ commands:
   serve [--env-file PATH]   run the gateway
   version                   print the Warden, Bun and core library versions (and the ledger's
                             verifier key when WARDEN_DATA_DIR holds a ledger)
-  verify --data-dir DIR [--key VERIFIER_KEY]
+  verify --data-dir DIR [--data-dir DIR ...] [--key VERIFIER_KEY ...]
                             check a ledger offline: every record, the Merkle tree, every signed
                             checkpoint and their consistency; exits 1 naming the first bad record
 ${KEYS_USAGE}
@@ -279,26 +279,55 @@ async function serve(args: string[]): Promise<void> {
 
 }
 
+/**
+ * `warden verify --data-dir DIR [--data-dir DIR2 ...] [--key KEY ...]`: every instance of a
+ * scaled-out deployment keeps its own ledger, under its own origin; an auditor verifies them all
+ * in one go. With several keys, each ledger is checked against the key named after its origin.
+ */
 async function verify(args: string[]): Promise<void> {
-  let dataDir: string | undefined;
-  let key: string | undefined;
+  const dataDirs: string[] = [];
+  const keys: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--data-dir") dataDir = args[++i];
-    else if (args[i] === "--key") key = args[++i];
-    else fail(2, `unknown argument to verify: ${args[i]}\n${USAGE}`);
+    const value = args[i + 1];
+    if (args[i] === "--data-dir" && value) dataDirs.push(value);
+    else if (args[i] === "--key" && value) keys.push(value);
+    else fail(2, `unknown or incomplete argument to verify: ${args[i]}\n${USAGE}`);
+    i++;
   }
-  if (!dataDir) fail(2, `verify needs --data-dir DIR\n${USAGE}`);
+  if (dataDirs.length === 0) fail(2, `verify needs --data-dir DIR\n${USAGE}`);
   const scratch = mkdtempSync(join(tmpdir(), "warden-verify-lib-"));
-  let result;
+  const problems: string[] = [];
+  const origins = new Map<string, string>();
   try {
     const core = await loadCore(scratch);
-    result = await verifyLedger(core, dataDir, { verifierKey: key });
+    for (const dir of dataDirs) {
+      const origin = ledgerOrigin(dir);
+      if (origin !== undefined && origins.has(origin)) problems.push(`${dir} and ${origins.get(origin)} share the origin ${origin}: give every instance its own WARDEN_LEDGER_ORIGIN`);
+      if (origin !== undefined) origins.set(origin, dir);
+      const key = keys.length <= 1 ? keys[0] : keys.find((k) => k.startsWith(`${origin}+`));
+      if (keys.length > 1 && key === undefined) {
+        problems.push(`${dir}: none of the --key values is named after its origin ${origin}`);
+        continue;
+      }
+      const result = await verifyLedger(core, dir, { verifierKey: key });
+      if (result.ok) console.log(`ledger OK: ${result.records} records, ${result.checkpoints} signed checkpoints verified (${dir}${origin ? `, origin ${origin}` : ""})`);
+      else problems.push(`${dir}: ${result.problem}`);
+    }
     core.close();
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  if (!result.ok) fail(1, `ledger verification FAILED: ${result.problem}`);
-  console.log(`ledger OK: ${result.records} records, ${result.checkpoints} signed checkpoints verified`);
+  if (problems.length > 0) fail(1, `ledger verification FAILED:\n  ${problems.join("\n  ")}`);
+}
+
+/** The origin line of a ledger's first signed checkpoint, if it has one. */
+function ledgerOrigin(dataDir: string): string | undefined {
+  try {
+    const first = readFileSync(join(dataDir, "ledger", "checkpoints.jsonl"), "utf8").split("\n", 1)[0];
+    return (JSON.parse(first) as { note: string }).note.split("\n", 1)[0];
+  } catch {
+    return undefined;
+  }
 }
 
 const [command, ...rest] = process.argv.slice(2);

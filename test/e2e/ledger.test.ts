@@ -174,3 +174,36 @@ describe("crash safety", () => {
     }
   }, 240_000);
 });
+
+describe("several instances, one verify", () => {
+  test("each instance's ledger under its own origin; warden verify checks them all and refuses a shared origin", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(`${tmpdir()}/warden-verify-many-`);
+    const dirs: string[] = [];
+    try {
+      for (const origin of ["ledger.example.com/warden-1", "ledger.example.com/warden-2"]) {
+        const dataDir = `${dir}/${origin.slice(-8)}`;
+        const w = await startWarden(upstreamEnv({ WARDEN_DATA_DIR: dataDir, WARDEN_LEDGER_ORIGIN: origin }), [], dir);
+        for (let i = 0; i < 3; i++) await (await fetch(`${w.url}/v1/chat/completions`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "hi" }] }) })).text();
+        await checkpointAtLeast(w, 3);
+        await w.stop(true);
+        dirs.push(dataDir);
+      }
+      const both = await runOnce(["verify", "--data-dir", dirs[0], "--data-dir", dirs[1]], {}, 60_000, dir);
+      expect(both.code).toBe(0);
+      expect(both.stdout).toContain("origin ledger.example.com/warden-1)");
+      expect(both.stdout.match(/ledger OK: 3 records/g)?.length).toBe(2);
+      expect(both.stdout).toContain("origin ledger.example.com/warden-2");
+
+      // A third instance that reused an origin: auditors could not tell its checkpoints apart.
+      const copy = `${dir}/copy`;
+      await Bun.$`cp -r ${dirs[0]} ${copy}`.quiet();
+      const shared = await runOnce(["verify", "--data-dir", dirs[0], "--data-dir", copy], {}, 60_000, dir);
+      expect(shared.code).toBe(1);
+      expect(shared.stderr).toContain("share the origin ledger.example.com/warden-1");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
