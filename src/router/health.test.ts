@@ -20,7 +20,7 @@ describe("the circuit breaker", () => {
     finished(h);
     expect(available(h, 61_049, breaker)).toBe(false);
     started(h, breaker);
-    succeeded(h, 12);
+    expect(succeeded(h, 12, breaker)).toBe(true); // a trial that ends a cooldown says so
     finished(h);
     expect(h).toMatchObject({ failures: 0, trial: false, coolUntil: 0, inflight: 0 });
     expect(available(h, 61_100, breaker)).toBe(true);
@@ -30,8 +30,16 @@ describe("the circuit breaker", () => {
     const h = newHealth();
     failed(h, 0, breaker, undefined);
     failed(h, 0, breaker, undefined);
-    succeeded(h, 5);
+    expect(succeeded(h, 5, breaker)).toBe(false);
     expect(failed(h, 0, breaker, undefined)).toBe(false);
+  });
+
+  test("requests in flight when it went down fail later: no second cooldown, and the first one's end stands", () => {
+    const h = newHealth();
+    for (let i = 0; i < 3; i++) failed(h, 1000, breaker, undefined);
+    expect(h.coolUntil).toBe(31_000);
+    for (let t = 1001; t < 1030; t++) expect(failed(h, t, breaker, undefined)).toBe(false);
+    expect(h.coolUntil).toBe(31_000);
   });
 
   test("Retry-After keeps it out for as long as the upstream asked, even below the failure count", () => {
@@ -45,9 +53,9 @@ describe("the circuit breaker", () => {
 test("EWMA of time to first byte: the first sample, then a fifth of each new one", () => {
   const h = newHealth();
   expect(Number.isNaN(h.ewmaMs)).toBe(true);
-  succeeded(h, 100);
+  succeeded(h, 100, breaker);
   expect(h.ewmaMs).toBe(100);
-  succeeded(h, 200);
+  succeeded(h, 200, breaker);
   expect(h.ewmaMs).toBe(120);
 });
 

@@ -47,31 +47,32 @@ export function started(h: Health, b: Breaker): void {
   if (h.failures >= b.cooldownFailures) h.trial = true;
 }
 
-/** Its reply began (headers, or a stream's first event) after `ms`: it works. */
-export function succeeded(h: Health, ms: number): void {
+/**
+ * Its reply began (headers, or a stream's first event) after `ms`: it works. Returns true when
+ * this ended a cooldown (a half-open trial that succeeded), for the log.
+ */
+export function succeeded(h: Health, ms: number, b: Breaker): boolean {
+  const recovered = h.failures >= b.cooldownFailures;
   h.failures = 0;
   h.trial = false;
   h.coolUntil = 0;
   h.ewmaMs = h.ewmaMs !== h.ewmaMs ? ms : h.ewmaMs + EWMA_ALPHA * (ms - h.ewmaMs);
+  return recovered;
 }
 
 /**
- * It failed (unreachable, timed out, 5xx, 429). Returns true when this failure started a
- * cooldown (for the metrics). `retryAfterMs`: the upstream asked not to be called for that long.
+ * It failed (unreachable, timed out, 5xx, 429). Returns true when this failure took it out of
+ * rotation (for the metrics and the log): requests that were already in flight when it went
+ * down fail afterwards, and neither count again nor push the end of the cooldown further out.
+ * `retryAfterMs`: the upstream asked not to be called for that long.
  */
 export function failed(h: Health, now: number, b: Breaker, retryAfterMs: number | undefined): boolean {
   h.failures++;
   h.trial = false;
-  let cooled = false;
-  if (h.failures >= b.cooldownFailures) {
-    h.coolUntil = now + b.cooldownMs;
-    cooled = true;
-  }
-  if (retryAfterMs !== undefined && retryAfterMs > 0 && now + retryAfterMs > h.coolUntil) {
-    h.coolUntil = now + retryAfterMs;
-    cooled = true;
-  }
-  return cooled;
+  const cooling = now < h.coolUntil;
+  if (!cooling && h.failures >= b.cooldownFailures) h.coolUntil = now + b.cooldownMs;
+  if (retryAfterMs !== undefined && retryAfterMs > 0 && now + retryAfterMs > h.coolUntil) h.coolUntil = now + retryAfterMs;
+  return !cooling && now < h.coolUntil;
 }
 
 /** The request sent to it is over, whatever the outcome. */

@@ -26,6 +26,7 @@ import { parserFor, type OutputParser } from "../parsers";
 import { prepareTarget, supports, type Endpoint, type UpstreamTarget } from "../providers";
 import { available, failed, finished, newHealth, retryAfterMs, started, succeeded, type Breaker, type Health } from "./health";
 import { pick } from "./strategies";
+import { log } from "../log";
 
 export { retryAfterMs } from "./health";
 
@@ -187,7 +188,7 @@ export async function dispatch(
       const sentAt = performance.now();
       try {
         const reply = await send({ route, deployment: d, deadline, number: ++number, done });
-        succeeded(h, performance.now() - sentAt);
+        if (succeeded(h, performance.now() - sentAt, policy)) log("info", "upstream back in rotation", { upstream: d.target.upstream.name, model: route.model });
         return reply;
       } catch (e) {
         done();
@@ -199,7 +200,11 @@ export async function dispatch(
           break;
         }
         retryAfter = retryAfterMs(e.headers?.["retry-after"]);
-        if (route.breaker && failed(h, performance.now(), policy, retryAfter)) events?.cooledDown(d.target.upstream.name, route.model);
+        const now = performance.now();
+        if (route.breaker && failed(h, now, policy, retryAfter)) {
+          events?.cooledDown(d.target.upstream.name, route.model);
+          log("warn", "upstream out of rotation", { upstream: d.target.upstream.name, model: route.model, for_ms: Math.round(h.coolUntil - now), failures: h.failures, code: e.code });
+        }
         tried.set(d, again + 1);
         if (attempts < route.settings.retries) events?.retried(d.target.upstream.name, e.code ?? "error");
       }
