@@ -13,8 +13,7 @@
  */
 
 import { DONE_EVENT, errorEvent } from "../providers/common/openai-wire.ts";
-import { createSseParser } from "../providers/common/sse.ts";
-import type { StreamTranslator } from "../providers/common/transform.ts";
+import { sseTranslator, type StreamTranslator, type TranslatorState } from "../providers/common/transform.ts";
 import { isEmptyChunk, type ChatCompletionChunk } from "./chunk.ts";
 import type { OutputParser } from "./index.ts";
 
@@ -50,80 +49,55 @@ function dataEvent(data: string): string {
  */
 export function createParsingTranslator(parser: OutputParser): StreamTranslator {
   const rewriter = parser.chunks();
-  let out = "";
-  let done = false;
+  const state: TranslatorState = { out: "", done: false };
   // The upstream reported its own error: the client was told, one error event is enough.
   let failed = false;
 
   function flushHeld(): void {
     const rest = rewriter.end();
-    if (rest !== null) out += `data: ${JSON.stringify(rest)}\n\n`;
+    if (rest !== null) state.out += `data: ${JSON.stringify(rest)}\n\n`;
   }
 
   function onEvent(event: string, data: string): void {
-    if (done) return;
+    if (state.done) return;
     if (event !== "message") {
       if (event === "error") failed = true;
-      out += `event: ${event}\n${dataEvent(data)}`;
+      state.out += `event: ${event}\n${dataEvent(data)}`;
       return;
     }
     if (data === "[DONE]") {
       flushHeld();
-      out += DONE_EVENT;
-      done = true;
+      state.out += DONE_EVENT;
+      state.done = true;
       return;
     }
     let value: any;
     try {
       value = JSON.parse(data);
     } catch {
-      out += dataEvent(data);
+      state.out += dataEvent(data);
       return;
     }
     // Anything but a chat chunk goes out as it came, byte for byte (no re-serialising).
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      out += dataEvent(data);
+      state.out += dataEvent(data);
       return;
     }
     if (value.error != null) failed = true;
     // A legacy `text_completion` chunk has choices too, but no delta to rewrite.
     if (value.error != null || !Array.isArray(value.choices) || (value.object !== undefined && value.object !== "chat.completion.chunk")) {
-      out += dataEvent(data);
+      state.out += dataEvent(data);
       return;
     }
     const chunk = rewriter.rewrite(value as ChatCompletionChunk);
     // Held-back text leaves chunks with nothing to say; sending them would only cost bandwidth.
     if (isEmptyChunk(chunk) && !carriesMore(chunk)) return;
-    out += `data: ${JSON.stringify(chunk)}\n\n`;
+    state.out += `data: ${JSON.stringify(chunk)}\n\n`;
   }
 
-  // Comments (keep-alives of the upstream or a proxy in between) keep idle timers downstream at bay.
-  const sse = createSseParser(onEvent, (text) => {
-    if (!done) out += `:${text}\n\n`;
+  return sseTranslator(state, onEvent, () => {
+    flushHeld();
+    if (!failed) state.out += errorEvent("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted");
+    state.done = true;
   });
-
-  const take = (): string => {
-    const s = out;
-    out = "";
-    return s;
-  };
-
-  return {
-    push(chunk) {
-      if (!done) sse.push(chunk);
-      return take();
-    },
-    end() {
-      if (!done) sse.end(); // may still deliver an unterminated last event, [DONE] even
-      if (!done) {
-        flushHeld();
-        if (!failed) out += errorEvent("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted");
-        done = true;
-      }
-      return take();
-    },
-    get done() {
-      return done;
-    },
-  };
 }

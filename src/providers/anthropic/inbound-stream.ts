@@ -19,8 +19,7 @@
 import { openAIStreamErrorType } from "./errors";
 import { usageToAnthropic, stopReason } from "./inbound-response";
 import type { OpenAIUsage } from "../common/openai-wire";
-import { createSseParser } from "../common/sse";
-import type { StreamTranslator } from "../common/transform";
+import { sseTranslator, type StreamTranslator, type TranslatorState } from "../common/transform";
 import type { AnthropicStopReason } from "./types";
 
 type Kind = "text" | "thinking" | "tool";
@@ -35,8 +34,7 @@ const event = (name: string, data: string): string => `event: ${name}\ndata: ${d
  * const client = upstream.body!.pipeThrough(translatorStream(t));
  */
 export function createOpenAIToAnthropicStreamTranslator(model: string, messageId: string): StreamTranslator {
-  let out = "";
-  let done = false;
+  const state: TranslatorState = { out: "", done: false };
   let started = false;
   let blocks = 0; // blocks opened so far; the open one is blocks - 1
   let open: Kind | null = null;
@@ -48,12 +46,12 @@ export function createOpenAIToAnthropicStreamTranslator(model: string, messageId
     if (started) return;
     started = true;
     const message = { id: messageId, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
-    out += event("message_start", JSON.stringify({ type: "message_start", message }));
+    state.out += event("message_start", JSON.stringify({ type: "message_start", message }));
   }
 
   function closeBlock(): void {
     if (open === null) return;
-    out += event("content_block_stop", `{"type":"content_block_stop","index":${blocks - 1}}`);
+    state.out += event("content_block_stop", `{"type":"content_block_stop","index":${blocks - 1}}`);
     open = null;
   }
 
@@ -61,14 +59,14 @@ export function createOpenAIToAnthropicStreamTranslator(model: string, messageId
     closeBlock();
     const index = blocks++;
     open = kind;
-    out += event("content_block_start", `{"type":"content_block_start","index":${index},"content_block":${contentBlock}}`);
+    state.out += event("content_block_start", `{"type":"content_block_start","index":${index},"content_block":${contentBlock}}`);
     return index;
   }
 
   function text(kind: "text" | "thinking", piece: string): void {
     if (open !== kind) openBlock(kind, kind === "text" ? `{"type":"text","text":""}` : `{"type":"thinking","thinking":"","signature":""}`);
     const delta = kind === "text" ? `{"type":"text_delta","text":${JSON.stringify(piece)}}` : `{"type":"thinking_delta","thinking":${JSON.stringify(piece)}}`;
-    out += event("content_block_delta", `{"type":"content_block_delta","index":${blocks - 1},"delta":${delta}}`);
+    state.out += event("content_block_delta", `{"type":"content_block_delta","index":${blocks - 1},"delta":${delta}}`);
   }
 
   function toolDelta(call: { index?: number; id?: string; function?: { name?: string; arguments?: string } }): void {
@@ -81,7 +79,7 @@ export function createOpenAIToAnthropicStreamTranslator(model: string, messageId
     }
     const args = call.function?.arguments;
     if (typeof args === "string" && args !== "") {
-      out += event("content_block_delta", `{"type":"content_block_delta","index":${index},"delta":{"type":"input_json_delta","partial_json":${JSON.stringify(args)}}}`);
+      state.out += event("content_block_delta", `{"type":"content_block_delta","index":${index},"delta":{"type":"input_json_delta","partial_json":${JSON.stringify(args)}}}`);
     }
   }
 
@@ -90,18 +88,18 @@ export function createOpenAIToAnthropicStreamTranslator(model: string, messageId
     closeBlock();
     const u = usageToAnthropic(usage);
     const delta = { type: "message_delta", delta: { stop_reason: stop ?? "end_turn", stop_sequence: null }, usage: u };
-    out += event("message_delta", JSON.stringify(delta));
-    out += event("message_stop", `{"type":"message_stop"}`);
-    done = true;
+    state.out += event("message_delta", JSON.stringify(delta));
+    state.out += event("message_stop", `{"type":"message_stop"}`);
+    state.done = true;
   }
 
   function fail(type: string, message: string): void {
-    out += event("error", JSON.stringify({ type: "error", error: { type, message } }));
-    done = true;
+    state.out += event("error", JSON.stringify({ type: "error", error: { type, message } }));
+    state.done = true;
   }
 
   function onEvent(_name: string, data: string): void {
-    if (done) return;
+    if (state.done) return;
     if (data === "[DONE]") return finish();
     let chunk: any;
     try {
@@ -125,31 +123,9 @@ export function createOpenAIToAnthropicStreamTranslator(model: string, messageId
     if (choice.finish_reason) stop = stopReason(choice.finish_reason);
   }
 
-  // Comments (keep-alives of a proxy or of the forwarder) pass through: they keep idle timers at bay.
-  const parser = createSseParser(onEvent, (text) => {
-    if (!done) out += `:${text}\n\n`;
+  return sseTranslator(state, onEvent, () => {
+    // Some OpenAI-compatible servers end without [DONE]; a finish_reason says the reply was whole.
+    if (stop !== null) finish();
+    else fail("api_error", "The upstream stream ended before the reply was complete.");
   });
-  const take = (): string => {
-    const s = out;
-    out = "";
-    return s;
-  };
-  return {
-    push(chunk) {
-      if (!done) parser.push(chunk);
-      return take();
-    },
-    end() {
-      if (!done) parser.end();
-      if (!done) {
-        // Some OpenAI-compatible servers end without [DONE]; a finish_reason says the reply was whole.
-        if (stop !== null) finish();
-        else fail("api_error", "The upstream stream ended before the reply was complete.");
-      }
-      return take();
-    },
-    get done() {
-      return done;
-    },
-  };
 }

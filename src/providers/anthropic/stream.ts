@@ -21,8 +21,7 @@
 import { streamErrorToOpenAI } from "./errors";
 import { chunkWriter, DONE_EVENT, errorEvent, unixNow, type OpenAIFinishReason, type OpenAIUsage } from "../common/openai-wire";
 import { finishReason, usageFromAnthropic } from "./response";
-import { createSseParser } from "../common/sse";
-import type { StreamTranslator } from "../common/transform";
+import { sseTranslator, type StreamTranslator, type TranslatorState } from "../common/transform";
 import type { AnthropicUsage } from "./types";
 
 export interface AnthropicStreamOptions {
@@ -46,21 +45,20 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
   const w = chunkWriter(requestId, model, unixNow(), includeUsage);
   const blocks: Block[] = [];
   let nextTool = 0;
-  let out = "";
-  let done = false;
+  const state: TranslatorState = { out: "", done: false };
   let started = false;
   let stop: OpenAIFinishReason = "stop";
   const usage: Partial<AnthropicUsage> = {};
 
   function fail(message: string, type: string, code: string): void {
-    out += errorEvent(message, type, code);
-    done = true;
+    state.out += errorEvent(message, type, code);
+    state.done = true;
   }
 
   function start(): void {
     if (started) return;
     started = true;
-    out += w.role(0);
+    state.out += w.role(0);
   }
 
   function noteUsage(u: Partial<AnthropicUsage> | undefined): void {
@@ -73,7 +71,7 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
   }
 
   function onEvent(name: string, data: string): void {
-    if (done) return;
+    if (state.done) return;
     let e: any;
     try {
       e = JSON.parse(data);
@@ -91,16 +89,16 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
         const index = e.index as number;
         if (cb.type === "text") {
           blocks[index] = { kind: "text", tool: -1, sentArgs: false };
-          if (typeof cb.text === "string" && cb.text !== "") out += w.content(0, cb.text);
+          if (typeof cb.text === "string" && cb.text !== "") state.out += w.content(0, cb.text);
         } else if (cb.type === "thinking") {
           blocks[index] = { kind: "thinking", tool: -1, sentArgs: false };
-          if (typeof cb.thinking === "string" && cb.thinking !== "") out += w.reasoning(0, cb.thinking);
+          if (typeof cb.thinking === "string" && cb.thinking !== "") state.out += w.reasoning(0, cb.thinking);
         } else if (cb.type === "tool_use") {
           const tool = nextTool++;
           // A block that arrives with its input already filled (no deltas) keeps it.
           const preset = cb.input && typeof cb.input === "object" && Object.keys(cb.input).length > 0 ? JSON.stringify(cb.input) : "";
           blocks[index] = { kind: "tool", tool, sentArgs: preset !== "" };
-          out += w.toolCall(0, tool, String(cb.id ?? `toolu_${tool}`), String(cb.name ?? ""), preset);
+          state.out += w.toolCall(0, tool, String(cb.id ?? `toolu_${tool}`), String(cb.name ?? ""), preset);
         } else {
           blocks[index] = { kind: "other", tool: -1, sentArgs: false };
         }
@@ -110,11 +108,11 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
         const b = blocks[e.index as number];
         const d = e.delta ?? {};
         if (b === undefined) return;
-        if (d.type === "text_delta" && b.kind === "text" && typeof d.text === "string" && d.text !== "") out += w.content(0, d.text);
-        else if (d.type === "thinking_delta" && b.kind === "thinking" && typeof d.thinking === "string" && d.thinking !== "") out += w.reasoning(0, d.thinking);
+        if (d.type === "text_delta" && b.kind === "text" && typeof d.text === "string" && d.text !== "") state.out += w.content(0, d.text);
+        else if (d.type === "thinking_delta" && b.kind === "thinking" && typeof d.thinking === "string" && d.thinking !== "") state.out += w.reasoning(0, d.thinking);
         else if (d.type === "input_json_delta" && b.kind === "tool" && typeof d.partial_json === "string" && d.partial_json !== "") {
           b.sentArgs = true;
-          out += w.toolArgs(0, b.tool, d.partial_json);
+          state.out += w.toolArgs(0, b.tool, d.partial_json);
         }
         return;
       }
@@ -123,7 +121,7 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
         // A tool without parameters streams no JSON; "{}" keeps the merged arguments parseable.
         if (b?.kind === "tool" && !b.sentArgs) {
           b.sentArgs = true;
-          out += w.toolArgs(0, b.tool, "{}");
+          state.out += w.toolArgs(0, b.tool, "{}");
         }
         return;
       }
@@ -133,10 +131,10 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
         return;
       case "message_stop":
         start();
-        out += w.finish(0, stop);
-        if (includeUsage) out += w.usage(usageFromAnthropic(usage) as OpenAIUsage);
-        out += DONE_EVENT;
-        done = true;
+        state.out += w.finish(0, stop);
+        if (includeUsage) state.out += w.usage(usageFromAnthropic(usage) as OpenAIUsage);
+        state.out += DONE_EVENT;
+        state.done = true;
         return;
       case "error": {
         const mapped = streamErrorToOpenAI(e.error);
@@ -144,35 +142,12 @@ export function createAnthropicStreamTranslator(model: string, requestId: string
       }
       case "ping":
         // Passed on as a comment: a forwarder's idle timer sees the upstream is alive while it thinks.
-        out += ": ping\n\n";
+        state.out += ": ping\n\n";
         return;
       default:
         return; // event types added after this was written
     }
   }
 
-  // Comments (keep-alives of a proxy or of the forwarder) pass through: they keep idle timers at bay.
-  const parser = createSseParser(onEvent, (text) => {
-    if (!done) out += `:${text}\n\n`;
-  });
-  const take = (): string => {
-    const s = out;
-    out = "";
-    return s;
-  };
-
-  return {
-    push(chunk) {
-      if (!done) parser.push(chunk);
-      return take();
-    },
-    end() {
-      if (!done) parser.end();
-      if (!done) fail("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted");
-      return take();
-    },
-    get done() {
-      return done;
-    },
-  };
+  return sseTranslator(state, onEvent, () => fail("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted"));
 }

@@ -5,6 +5,8 @@
  * Shared by the provider folders; the forwarder drives a translator directly (see src/forwarder/sse.ts).
  */
 
+import { createSseParser, type SseHandler } from "./sse";
+
 export interface StreamTranslator {
   /** Feeds upstream bytes (split anywhere); returns the client-side SSE text they complete, often "". */
   push(chunk: Uint8Array | string): string;
@@ -15,6 +17,48 @@ export interface StreamTranslator {
   end(): string;
   /** True once the translated stream is complete (finished or failed); later input is ignored. */
   readonly done: boolean;
+}
+
+/** What a translator has written since the last call, and whether it has finished. */
+export interface TranslatorState {
+  out: string;
+  done: boolean;
+}
+
+/**
+ * The part every SSE translator shares: upstream bytes go through an SSE parser into `onEvent`
+ * until the translator marks `state.done`; comments pass through (keep-alives of a proxy or of
+ * the forwarder keep idle timers downstream at bay); `finish` runs once if the upstream body
+ * ends before the translator was done (to close the reply, or to fail it); each call hands back
+ * what `state.out` gathered.
+ *
+ * @example
+ * const state: TranslatorState = { out: "", done: false };
+ * return sseTranslator(state, (event, data) => { state.out += translate(event, data); }, () => { state.out += errorEvent(...); state.done = true; });
+ */
+export function sseTranslator(state: TranslatorState, onEvent: SseHandler, finish: () => void): StreamTranslator {
+  const parser = createSseParser(onEvent, (text) => {
+    if (!state.done) state.out += `:${text}\n\n`;
+  });
+  const take = (): string => {
+    const out = state.out;
+    state.out = "";
+    return out;
+  };
+  return {
+    push(chunk) {
+      if (!state.done) parser.push(chunk);
+      return take();
+    },
+    end() {
+      if (!state.done) parser.end(); // may still deliver an unterminated last event
+      if (!state.done) finish();
+      return take();
+    },
+    get done() {
+      return state.done;
+    },
+  };
 }
 
 /**

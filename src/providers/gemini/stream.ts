@@ -18,8 +18,7 @@
  * an error event, never a `[DONE]` for a cut reply.
  */
 import { chunkWriter, DONE_EVENT, errorEvent, unixNow } from "../common/openai-wire";
-import { createSseParser } from "../common/sse";
-import type { StreamTranslator } from "../common/transform";
+import { sseTranslator, type StreamTranslator, type TranslatorState } from "../common/transform";
 import { streamErrorToOpenAI } from "./errors";
 import { finishReason, toolCallOf, usageFromGemini } from "./response";
 import type { GeminiResponse, GeminiUsageMetadata } from "./types";
@@ -43,25 +42,24 @@ export function createGeminiStreamTranslator(model: string, requestId: string, o
   const w = chunkWriter(requestId, model, unixNow(), includeUsage);
   const choices: ChoiceState[] = [];
   let usage: GeminiUsageMetadata | undefined;
-  let out = "";
-  let done = false;
+  const state: TranslatorState = { out: "", done: false };
 
   function fail(message: string, type: string, code: string): void {
-    out += errorEvent(message, type, code);
-    done = true;
+    state.out += errorEvent(message, type, code);
+    state.done = true;
   }
 
   function choice(index: number): ChoiceState {
     let c = choices[index];
     if (c === undefined) {
       c = choices[index] = { tools: 0, finished: false };
-      out += w.role(index);
+      state.out += w.role(index);
     }
     return c;
   }
 
   function onEvent(_name: string, data: string): void {
-    if (done) return;
+    if (state.done) return;
     let r: GeminiResponse & { error?: { code?: number; message?: string; status?: string } };
     try {
       r = JSON.parse(data);
@@ -78,7 +76,7 @@ export function createGeminiStreamTranslator(model: string, requestId: string, o
       const c = choice(0);
       if (!c.finished) {
         c.finished = true;
-        out += w.finish(0, "content_filter");
+        state.out += w.finish(0, "content_filter");
       }
       return;
     }
@@ -90,54 +88,29 @@ export function createGeminiStreamTranslator(model: string, requestId: string, o
       for (const part of cand.content?.parts ?? []) {
         if (part.functionCall !== undefined) {
           const call = toolCallOf(part);
-          out += w.toolCall(index, c.tools++, call.id, call.function.name, call.function.arguments);
+          state.out += w.toolCall(index, c.tools++, call.id, call.function.name, call.function.arguments);
         } else if (typeof part.text === "string" && part.text !== "") {
-          out += part.thought === true ? w.reasoning(index, part.text) : w.content(index, part.text);
+          state.out += part.thought === true ? w.reasoning(index, part.text) : w.content(index, part.text);
         }
       }
       if (cand.finishReason) {
         c.finished = true;
-        out += w.finish(index, finishReason(cand.finishReason, c.tools > 0));
+        state.out += w.finish(index, finishReason(cand.finishReason, c.tools > 0));
       }
     }
   }
 
-  // Comments (keep-alives of a proxy or of the forwarder) pass through: they keep idle timers at bay.
-  const parser = createSseParser(onEvent, (text) => {
-    if (!done) out += `:${text}\n\n`;
+  return sseTranslator(state, onEvent, () => {
+    let seen = 0;
+    let finished = true;
+    for (const c of choices) {
+      if (c === undefined) continue;
+      seen++;
+      finished &&= c.finished;
+    }
+    if (seen === 0 || !finished) return fail("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted");
+    if (includeUsage) state.out += w.usage(usageFromGemini(usage));
+    state.out += DONE_EVENT;
+    state.done = true;
   });
-  const take = (): string => {
-    const s = out;
-    out = "";
-    return s;
-  };
-
-  return {
-    push(chunk) {
-      if (!done) parser.push(chunk);
-      return take();
-    },
-    end() {
-      if (!done) parser.end();
-      if (done) return take();
-      let seen = 0;
-      let finished = true;
-      for (const c of choices) {
-        if (c === undefined) continue;
-        seen++;
-        finished &&= c.finished;
-      }
-      if (seen === 0 || !finished) {
-        fail("The upstream stream ended before the reply was complete.", "upstream_error", "upstream_stream_interrupted");
-        return take();
-      }
-      if (includeUsage) out += w.usage(usageFromGemini(usage));
-      out += DONE_EVENT;
-      done = true;
-      return take();
-    },
-    get done() {
-      return done;
-    },
-  };
 }
