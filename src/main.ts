@@ -16,7 +16,7 @@ import { verifyLedger } from "./audit/verify";
 import { createGateway, listen } from "./app";
 import { createRateLimiter, type RateLimiter, type RedisLimiter } from "./ratelimit";
 import { createMetrics } from "./metrics";
-import { createBudgetBook, type BudgetStore } from "./budget";
+import { createBudgetBook, createRedisBudgetStore, type BudgetStore } from "./budget";
 import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
 import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
@@ -113,7 +113,7 @@ interface Running {
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
   keys?: KeyStore;
-  budget?: BudgetStore;
+  budget?: BudgetStore & { close(): void | Promise<void> };
   limiter?: RateLimiter;
   gateway?: ReturnType<typeof createGateway>;
   config?: Config;
@@ -150,7 +150,7 @@ function handleStopSignals(running: Running): void {
     }
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
-    running.budget?.close(); // writes the spend settled since the last flush
+    await running.budget?.close(); // writes the spend settled since the last flush
     running.keys?.close();
     running.limiter?.close();
     process.exit(0);
@@ -241,7 +241,10 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
-  const budget = running.budget = createBudgetBook(keys, { flushMs: config.spendFlushMs });
+  // Several instances share budgets through Redis: a reservation there is atomic across them.
+  const budget = running.budget = config.redisUrl === undefined
+    ? createBudgetBook(keys, { flushMs: config.spendFlushMs })
+    : createRedisBudgetStore({ url: config.redisUrl, failure: config.redisFailure, ledger: keys, flushMs: config.spendFlushMs });
   const limiter = running.limiter = createRateLimiter(config);
   if (config.rateLimitStore === "redis") log("info", "rate limits shared through Redis", { redis: redactUrl(config.redisUrl!), on_failure: config.redisFailure });
   if (config.rateLimitStore === "redis") metrics.watchRateLimitStore(() => (limiter as RedisLimiter).ready());

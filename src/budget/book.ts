@@ -53,6 +53,11 @@ export interface Hold {
 /** Why a reservation was refused: the first account it would have taken over budget. */
 export interface Refusal {
   readonly ok: false;
+  /**
+   * Absent or "budget": over budget (429). "unavailable": a shared store could not be asked and
+   * fails closed (503); `account` is the first budgeted one, `spent` and `reserved` are unknown (0).
+   */
+  readonly reason?: "budget" | "unavailable";
   readonly account: Account;
   readonly budget: number;
   /** µUSD spent so far, held by requests in flight, and asked for by this request. */

@@ -7,6 +7,9 @@
  *   settle  (reply ended)        the reply's usage × price; held amount freed
  *   release (failed, no reply)   held amount freed, nothing charged
  *
+ * Two stores implement it: the in-process book (book.ts, one gateway instance) and the shared
+ * Redis store (redis.ts, several instances on one Redis; its `reserve` returns a Promise).
+ *
  * @example
  * const book = createBudgetBook(keyStore);
  * const accountsOf = budgetAccounts(book);
@@ -22,6 +25,7 @@ import { budgetError, unpricedError } from "./reply";
 import { usdToMicros } from "./cost";
 
 export { createBudgetBook, type Account, type BudgetBookOptions, type BudgetStore, type Hold, type MemoryBudgetBook, type Refusal, type SpendLedger } from "./book";
+export { createRedisBudgetStore, type RedisBudgetOptions, type RedisBudgetStore } from "./redis";
 export { completionCap, costMicros, formatUsd, microsToUsd, usdToMicros, MAX_TOKENS, MICROS_PER_USD } from "./cost";
 export { NO_PRICES, parsePrices, priceOf, type Price, type PriceTable } from "./prices";
 export { budgetError, unpricedError } from "./reply";

@@ -2,7 +2,8 @@
  * Budget refusals in OpenAI's shape. OpenAI answers a spent quota with 429, type and code
  * `insufficient_quota`; clients and SDKs already treat that as "do not retry" (no Retry-After:
  * waiting does not help, a larger budget does). Messages name the key id or tenant and the
- * amounts, never key material.
+ * amounts, never key material. A shared store (Redis) that cannot be asked and fails closed
+ * answers 503 `budget_unavailable` with Retry-After, which SDKs do retry.
  */
 import { GatewayError } from "../errors";
 import type { Account, Refusal } from "./book";
@@ -14,8 +15,21 @@ const whose = (a: Account) => (a.kind === "key" ? `key ${a.id}` : `tenant ${a.id
  * @example
  * throw budgetError(refusal);
  * // 429 insufficient_quota: "Budget exceeded for key key_ab12…: $0.0098 of its $0.01 budget spent, …"
+ * // 503 budget_unavailable when a shared store failing closed could not be asked
  */
 export function budgetError(r: Refusal): GatewayError {
+  if (r.reason === "unavailable") {
+    // Like rate_limiter_unavailable: a passing outage, so retrying shortly may help.
+    return new GatewayError(
+      503,
+      `The budget of ${whose(r.account)} cannot be checked right now, so the request was not forwarded. Please try again shortly.`,
+      "server_error",
+      "budget_unavailable",
+      null,
+      { "retry-after": "1" },
+      "budget",
+    );
+  }
   const held = r.reserved > 0 ? `, ${formatUsd(r.reserved)} held by requests in flight` : "";
   const left = r.budget - r.spent - r.reserved;
   const advice =
