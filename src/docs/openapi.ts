@@ -131,7 +131,7 @@ function forwardedResponses(ok: Example, streams: boolean): Responses {
     ),
     "503": error(
       `${codes(["upstream_overloaded"])}: an Anthropic or Gemini upstream is overloaded (529 / 503), retry after \`Retry-After\`; ` +
-        `${codes(["auth_unavailable"])}; ${codes(["rate_limiter_unavailable"])} (Redis down with WARDEN_REDIS_FAILURE=closed); ` +
+        `${codes(["auth_unavailable"])}; ${codes(["rate_limiter_unavailable"])} and ${codes(["budget_unavailable"])} (Redis down with WARDEN_REDIS_FAILURE=closed); ` +
         `${codes(["audit_unavailable"])}: strict audit mode could not make the record durable, so the reply was not delivered; ` +
         `${codes(["no_healthy_upstream"])}: every upstream of the model (and of its fallbacks) is cooling down after failures, retry after \`Retry-After\`.`,
       { "retry-after": RETRY_AFTER },
