@@ -17,7 +17,7 @@ import { createGateway, listen } from "./app";
 import { createRateLimiter, type RateLimiter, type RedisLimiter } from "./ratelimit";
 import { createMetrics } from "./metrics";
 import { createBudgetBook, createRedisBudgetStore, type BudgetStore } from "./budget";
-import { KEYS_DB, KeyStoreError, openKeyStore, type KeyStore } from "./keys";
+import { KEYS_DB, KeyStoreError, openKeyStore, startKeySync, type KeyStore, type KeySync } from "./keys";
 import { KEYS_USAGE, runKeysCli } from "./keys/cli";
 import { log, setLogLevel } from "./log";
 import { WARDEN_VERSION } from "./version";
@@ -113,6 +113,7 @@ interface Running {
   audit?: Awaited<ReturnType<typeof startAuditWorker>>;
   mock?: Awaited<ReturnType<typeof startMockUpstream>>;
   keys?: KeyStore;
+  keySync?: KeySync;
   budget?: BudgetStore & { close(): void | Promise<void> };
   limiter?: RateLimiter;
   gateway?: ReturnType<typeof createGateway>;
@@ -151,6 +152,7 @@ function handleStopSignals(running: Running): void {
     await running.audit?.stop(); // flush, sign a final checkpoint, close the ledger
     await running.mock?.stop();
     await running.budget?.close(); // writes the spend settled since the last flush
+    await running.keySync?.stop();
     running.keys?.close();
     running.limiter?.close();
     process.exit(0);
@@ -241,12 +243,17 @@ async function serve(args: string[]): Promise<void> {
     log("warn", "WARDEN_MASTER_KEY is not set: client authentication and the admin API are OFF, development only");
   }
 
+  if (config.redisUrl !== undefined) {
+    // Several instances: key and tenant changes made on any of them reach this one (and ours
+    // reach them) through Redis; auth keeps answering from the local database if Redis is away.
+    running.keySync = await startKeySync(keys, { url: config.redisUrl });
+    log("info", "shared state through Redis: budgets, key and tenant changes", { redis: redactUrl(config.redisUrl), rate_limits: config.rateLimitStore, on_failure: config.redisFailure, key_sync_ready: running.keySync.status().connected });
+  }
   // Several instances share budgets through Redis: a reservation there is atomic across them.
   const budget = running.budget = config.redisUrl === undefined
     ? createBudgetBook(keys, { flushMs: config.spendFlushMs })
     : createRedisBudgetStore({ url: config.redisUrl, failure: config.redisFailure, ledger: keys, flushMs: config.spendFlushMs });
   const limiter = running.limiter = createRateLimiter(config);
-  if (config.rateLimitStore === "redis") log("info", "rate limits shared through Redis", { redis: redactUrl(config.redisUrl!), on_failure: config.redisFailure });
   if (config.rateLimitStore === "redis") metrics.watchRateLimitStore(() => (limiter as RedisLimiter).ready());
   const gateway = createGateway(config, {
     coreVersion: core.version,
