@@ -32,6 +32,7 @@ function instanceEnv(i: number, extra: Record<string, string> = {}): Record<stri
     WARDEN_LEDGER_ORIGIN: `cluster.test/warden-${i}`,
     WARDEN_AUDIT_MODE: "strict", // an acknowledged reply is a durable record, even on the instance we kill
     WARDEN_CHECKPOINT_INTERVAL_MS: "200",
+    WARDEN_PRICES: "mock-gpt=0/1000", // $0.001 per completion token: 10 tokens cost exactly $0.01
     // Instance 3 refuses when Redis is away; 1 and 2 serve unenforced (the default).
     WARDEN_REDIS_FAILURE: i === 3 ? "closed" : "open",
     ...extra,
@@ -85,11 +86,11 @@ async function createKey(via: string, body: Record<string, unknown>): Promise<{ 
   return (await res.json()) as { id: string; key: string };
 }
 
-function chat(base: string, key: string): Promise<Response> {
+function chat(base: string, key: string, extra: Record<string, unknown> = {}): Promise<Response> {
   return fetch(`${base}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "hi" }] }),
+    body: JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "hi" }], ...extra }),
   });
 }
 
@@ -138,19 +139,43 @@ describe.skipIf(HAPROXY === undefined)("three instances behind HAProxy, sharing 
     console.log(`revocation reached the other instances in ${took.toFixed(0)} ms`);
   });
 
+  test("a budget is reserved atomically across instances: exactly what it covers is served", async () => {
+    // $0.05 covers five requests of 10 completion tokens (the worst case equals the actual cost).
+    const { key } = await createKey(wardens[0]!.url, { tenant: "budget", max_budget_usd: 0.05 });
+    await within(1000, async () => (await Promise.all(wardens.slice(1).map((w) => fetch(`${w!.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } })))).every((r) => r.status === 200));
+    const replies = await Promise.all(Array.from({ length: 15 }, () => chat(front, key, { max_tokens: 10 })));
+    const statuses = replies.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBe(5);
+    expect(statuses.filter((s) => s === 429).length).toBe(10);
+    const refused = replies.find((r) => r.status === 429)!;
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("insufficient_quota");
+  });
+
   test("Redis stopped mid-load: fail-open instances serve unenforced, the fail-closed one refuses clearly; both recover", async () => {
     const { key } = await createKey(wardens[0]!.url, { tenant: "outage", rpm: 100_000 });
     await within(1000, async () => (await Promise.all(wardens.map((w) => chat(w!.url, key)))).every((r) => r.status === 200));
+    // Load on an open instance (1) and on the closed one (3) while Redis goes away and comes back.
+    const seen = [new Map<string, number>(), new Map<string, number>()];
+    let stop = false;
+    const load = [0, 2].map(async (i, slot) => {
+      while (!stop) {
+        const res = await chat(wardens[i]!.url, key);
+        const body = (await res.json()) as { error?: { code: string } };
+        const what = res.status === 200 ? "200" : `${res.status} ${body.error?.code}`;
+        seen[slot].set(what, (seen[slot].get(what) ?? 0) + 1);
+      }
+    });
+    await Bun.sleep(200);
     await redis.kill();
-    try {
-      for (const w of wardens.slice(0, 2)) expect((await chat(w!.url, key)).status).toBe(200);
-      const closed = await chat(wardens[2]!.url, key);
-      expect(closed.status).toBe(503);
-      expect(((await closed.json()) as { error: { code: string } }).error.code).toBe("rate_limiter_unavailable");
-    } finally {
-      await redis.restart();
-    }
+    await Bun.sleep(500);
+    await redis.restart();
+    // Back in service within a couple of seconds of Redis' return.
     await within(5000, async () => (await chat(wardens[2]!.url, key)).status === 200);
+    stop = true;
+    await Promise.all(load);
+    console.log(`Redis outage: open instance ${JSON.stringify(Object.fromEntries(seen[0]))}, closed instance ${JSON.stringify(Object.fromEntries(seen[1]))}`);
+    expect([...seen[0].keys()]).toEqual(["200"]);
+    expect([...seen[1].keys()].sort()).toEqual(["200", "503 rate_limiter_unavailable"]);
   });
 
   test("one instance killed under load: the others' ledgers lose nothing, the killed one recovers its own", async () => {
