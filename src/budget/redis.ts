@@ -32,7 +32,7 @@
  *     only, from where it reaches Redis if that record ever becomes the largest (see above).
  *     A retried settle never charges twice: each hold's charge leaves a marker in Redis.
  *
- * Redis being slow or gone must not hang requests, as in src/ratelimit/redis.ts: every command
+ * Redis being slow or gone must not hang requests (the connection, src/redis): every command
  * is bounded by `timeoutMs`, a failure stops asking for `retryMs` (then one request probes),
  * no offline queue, and the connection is made again when needed. What "down" means for a
  * request with a budget is the failure mode: `open` forwards it without a hold (its settle still
@@ -42,8 +42,7 @@
  * Redis should run with `maxmemory-policy noeviction`: an evicted spend key would be raised back
  * only to a local record.
  */
-import { RedisClient } from "bun";
-import { log as defaultLog } from "../log";
+import { connectScripts, script } from "../redis";
 import type { SpendDelta, SpendKind } from "../keys/types";
 import type { Account, BudgetStore, Hold, Refusal, SpendLedger } from "./book";
 import type { Price } from "./prices";
@@ -133,19 +132,6 @@ interface Job {
   abandoned(): void;
 }
 
-const TIMEOUT = new Error("redis command timed out");
-/** Error replies that mean the server cannot serve anyone right now. */
-const SERVER_UNAVAILABLE = /^(LOADING|BUSY|READONLY|MASTERDOWN|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF)\b/;
-
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: new Bun.CryptoHasher("sha1").update(source).digest("hex") };
-}
-
 const SCRIPTS = { reserve: script(RESERVE), settle: script(SETTLE), release: script(RELEASE), renew: script(RENEW) };
 
 /**
@@ -167,19 +153,23 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
   const retryMs = options.retryMs ?? 1000;
   const settleAttempts = Math.max(1, options.settleAttempts ?? 5);
   const prefix = options.prefix ?? "warden:budget:";
-  const logEveryMs = options.logEveryMs ?? 10_000;
-  const log = options.log ?? defaultLog;
   const open = options.failure === "open";
   // Outlives the gap between the first and the last try of a settle (their delays plus a timeout
   // each), with room to spare: tries run in the order sent, so no later one can come before it.
   const markerTtlMs = 2 * (retryMs * (2 ** (settleAttempts - 1) - 1) + settleAttempts * timeoutMs) + 10_000;
 
-  const client = new RedisClient(options.url, {
-    connectionTimeout: Math.max(timeoutMs, 1000),
-    autoReconnect: false,
-    enableOfflineQueue: false,
+  const redis = connectScripts({
+    url: options.url,
+    name: "budget",
+    downMessage: open ? "budget: Redis unavailable, forwarding requests without budget holds" : "budget: Redis unavailable, refusing requests with budgets",
+    fields: { failure: options.failure },
+    scripts: Object.values(SCRIPTS),
+    timeoutMs,
+    retryMs,
+    logEveryMs: options.logEveryMs,
+    log: options.log,
   });
-  let connecting: Promise<void> | null = null;
+  const { run, warn, mayAsk } = redis;
   let closing: Promise<void> | null = null;
   let shut = false;
 
@@ -192,105 +182,6 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
 
   const instance = crypto.getRandomValues(new Uint32Array(2)).reduce((s, n) => s + n.toString(36), "");
   let holdCounter = 0;
-
-  // Health: while performance.now() < downUntil, reservations do not ask Redis.
-  let downUntil = 0;
-  let down = false;
-  const throttles = new Map<string, { at: number; suppressed: number }>();
-
-  /** Logs at most once per logEveryMs per message, saying how many were left out meanwhile. */
-  function warn(level: "warn" | "error", msg: string, fields: Record<string, unknown>): void {
-    let t = throttles.get(msg);
-    if (t === undefined) throttles.set(msg, (t = { at: -Infinity, suppressed: 0 }));
-    const now = performance.now();
-    if (now - t.at < logEveryMs) {
-      t.suppressed++;
-      return;
-    }
-    log(level, msg, { ...fields, suppressed: t.suppressed });
-    t.at = now;
-    t.suppressed = 0;
-  }
-
-  /**
-   * Connection loss, timeouts and an unavailable server's replies stop reservations asking for
-   * `retryMs`; any other error reply (a bug, a foreign key in our namespace) fails that call only.
-   */
-  function markDown(error: unknown): void {
-    if (shut) return;
-    const message = error instanceof Error ? error.message : String(error);
-    const callOnly = (error as { code?: string })?.code === "ERR_REDIS_SERVER_ERROR" && !SERVER_UNAVAILABLE.test(message);
-    if (callOnly) return warn("error", "budget: Redis refused a script call", { error: message });
-    downUntil = performance.now() + retryMs;
-    down = true;
-    warn("warn", open ? "budget: Redis unavailable, forwarding requests without budget holds" : "budget: Redis unavailable, refusing requests with budgets", {
-      error: message,
-      failure: options.failure,
-    });
-  }
-
-  function markUp(): void {
-    downUntil = 0;
-    if (!down) return;
-    down = false;
-    log("info", "budget: Redis reachable again", {});
-  }
-
-  /** False while backing off; otherwise true, and a request after a failure becomes the one probe. */
-  function mayAsk(): boolean {
-    if (downUntil === 0) return true;
-    const t = performance.now();
-    if (t < downUntil) return false;
-    downUntil = t + timeoutMs + retryMs;
-    return true;
-  }
-
-  function connect(): Promise<void> {
-    connecting ??= client
-      .connect()
-      .then(() => Promise.all(Object.values(SCRIPTS).map((s) => client.send("SCRIPT", ["LOAD", s.source]))))
-      .then(
-        () => void (connecting = null),
-        (e) => {
-          connecting = null;
-          throw e;
-        },
-      );
-    return connecting;
-  }
-
-  /** Runs a script, bounded by timeoutMs. `late` receives the reply if it arrives after the timeout. */
-  function run(s: Script, keys: string[], args: string[], late?: (reply: unknown) => void): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(TIMEOUT);
-      }, timeoutMs);
-      const send = async () => {
-        if (shut) throw new Error("budget store closed");
-        if (!client.connected) await connect();
-        const argv = [String(keys.length), ...keys, ...args];
-        try {
-          return await client.send("EVALSHA", [s.sha, ...argv]);
-        } catch (e) {
-          if (!String((e as Error)?.message).startsWith("NOSCRIPT")) throw e;
-          return await client.send("EVAL", [s.source, ...argv]);
-        }
-      };
-      send().then(
-        (reply) => {
-          clearTimeout(timer);
-          if (timedOut) late?.(reply);
-          else resolve(reply);
-        },
-        (e) => {
-          clearTimeout(timer);
-          if (!timedOut) reject(e);
-        },
-      );
-    });
-  }
 
   function entryOf(kind: SpendKind, id: string): Entry {
     let e = entries[kind].get(id);
@@ -356,10 +247,10 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
         if (Number((r as unknown[])[0]) === 1) run(SCRIPTS.release, ...releaseArgs(hold)).catch(() => {});
       })) as (string | number)[];
     } catch (e) {
-      markDown(e);
+      redis.failed(e);
       return failed(accounts, price, budgeted, micros);
     }
-    markUp();
+    redis.recovered();
     if (Number(reply[0]) === 1) {
       for (let i = 0; i < budgeted.length; i++) budgeted[i].entry.shared = Number(reply[2 + i]);
       running.set(hold, performance.now());
@@ -395,11 +286,11 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
     sending.add(sent);
     sent.then(
       (reply) => {
-        markUp();
+        redis.recovered();
         finish(job, reply);
       },
       (e) => {
-        markDown(e);
+        redis.failed(e);
         if (job.done) return;
         if (shut || job.tries >= settleAttempts) return abandon(job);
         setTimeout(() => attempt(job), retryMs * 2 ** (job.tries - 1)).unref();
@@ -479,7 +370,7 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
   }
 
   async function renew(): Promise<void> {
-    if (running.size === 0 || downUntil !== 0) return;
+    if (running.size === 0 || redis.backingOff) return;
     const keys: string[] = [];
     const members: string[] = [];
     const oldest = performance.now() - maxHoldMs;
@@ -498,7 +389,7 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
       try {
         await run(SCRIPTS.renew, keys.slice(2 * i, 2 * (i + 500)), [String(holdTtlMs), ...members.slice(i, i + 500)]);
       } catch (e) {
-        markDown(e);
+        redis.failed(e);
         return;
       }
     }
@@ -532,8 +423,6 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
   const flushTimer = flushMs > 0 ? setInterval(flush, flushMs) : undefined;
   flushTimer?.unref();
 
-  connect().catch((e) => markDown(e));
-
   return {
     account(kind, id, budget): Account {
       return Object.freeze({ kind, id, budget, entry: entryOf(kind, id) }) as StoreAccount;
@@ -546,11 +435,7 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
       return Math.max(e.shared, floor(e));
     },
     flush,
-    async ready() {
-      if (client.connected) return true;
-      const t = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-      return Promise.race([connect().then(() => true, () => false), t]);
-    },
+    ready: redis.ready,
     close() {
       closing ??= (async () => {
         clearInterval(renewTimer);
@@ -561,7 +446,7 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
         shut = true;
         for (const job of [...jobs]) abandon(job);
         flush();
-        client.close();
+        redis.close();
       })();
       return closing;
     },

@@ -2,13 +2,9 @@
  * The shared store: every gateway instance checks against the same Redis, one Lua script per
  * check (redis-scripts.ts), atomic over all the request's subjects.
  *
- * Redis being slow or gone must not hang requests:
- * - every command is bounded by `timeoutMs`; a timeout counts as "down";
- * - after a failure the limiter stops asking for `retryMs` (requests get the failure decision
- *   at once), then lets one request probe while the others keep failing fast;
- * - the client does not queue commands while disconnected (they would run late, charging
- *   requests already decided), and the limiter reconnects itself when a probe finds the
- *   connection closed, so it recovers however long Redis was away.
+ * Redis being slow or gone must not hang requests: the connection (src/redis) bounds every
+ * call by `timeoutMs`, stops asking for `retryMs` after a failure (requests get the failure
+ * decision at once) and then lets one request probe, and reconnects however long Redis was away.
  *
  * What "down" means for a request is the failure mode: `open` allows it unenforced (no
  * x-ratelimit headers, since nothing was counted), `closed` refuses it (503
@@ -18,8 +14,8 @@
  * the request runs; an instance that dies stops renewing and its slots free themselves within
  * `leaseMs`. A check that timed out but ran anyway gives its slots back when its reply arrives.
  */
-import { RedisClient } from "bun";
 import { log as defaultLog } from "../log";
+import { connectScripts, script } from "../redis";
 import { blankDecision, evaluate, MAX_SUBJECTS, UNLIMITED } from "./gcra";
 import { CHARGE, CHECK, RELEASE, RENEW } from "./redis-scripts";
 import type { Decision, RateLimiter, Subject } from "./types";
@@ -57,20 +53,6 @@ export interface RedisLimiter extends RateLimiter {
   ready(): Promise<boolean>;
 }
 
-const TIMEOUT = new Error("redis command timed out");
-/** Error replies that mean the server cannot serve anyone right now. */
-const SERVER_UNAVAILABLE = /^(LOADING|BUSY|READONLY|MASTERDOWN|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF)\b/;
-
-/** A script called by its SHA-1, falling back to EVAL (which caches it) after a Redis restart. */
-interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: new Bun.CryptoHasher("sha1").update(source).digest("hex") };
-}
-
 const SCRIPTS = { check: script(CHECK), charge: script(CHARGE), release: script(RELEASE), renew: script(RENEW) };
 
 function isLimited(s: Subject): boolean {
@@ -98,122 +80,27 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const leaseMs = options.leaseMs ?? 30_000;
   const maxHoldMs = options.maxHoldMs ?? 3_600_000;
   const prefix = options.prefix ?? "warden:rl:";
-  const logEveryMs = options.logEveryMs ?? 10_000;
   const log = options.log ?? defaultLog;
   const clock = options.now;
   const open = options.failure === "open";
 
-  const client = new RedisClient(options.url, {
-    connectionTimeout: Math.max(timeoutMs, 1000),
-    autoReconnect: false,
-    enableOfflineQueue: false,
+  const redis = connectScripts({
+    url: options.url,
+    name: "rate limiter",
+    downMessage: open ? "rate limiter: Redis unavailable, allowing requests without rate limits" : "rate limiter: Redis unavailable, refusing requests",
+    fields: { failure: options.failure },
+    scripts: Object.values(SCRIPTS),
+    timeoutMs,
+    retryMs,
+    logEveryMs: options.logEveryMs,
+    log: options.log,
   });
-  let connecting: Promise<void> | null = null;
-  let closed = false;
+  const run = redis.run;
 
   /** Failure decisions are shared and frozen: they hold nothing to release. */
   const unenforced = Object.freeze(blankDecision(true, false));
   const unavailable = Object.freeze({ ...blankDecision(false, true), reason: "unavailable" as const, retryAfterMs: retryMs });
   const failed = (): Decision => (open ? unenforced : unavailable);
-
-  // Health: while performance.now() < downUntil, Redis is not asked.
-  let downUntil = 0;
-  let down = false;
-  let lastWarning = -Infinity;
-  let suppressed = 0;
-
-  /**
-   * Records a failed call. Connection loss, timeouts and the replies of an unavailable server
-   * (LOADING, BUSY, READONLY after a failover, OOM, …) stop the limiter asking for `retryMs`.
-   * Any other error reply (ERR, WRONGTYPE: a bug, or a foreign key in our namespace) concerns
-   * that call only, so it fails that request without tripping the others.
-   */
-  function markDown(error: unknown): void {
-    if (closed) return;
-    const message = error instanceof Error ? error.message : String(error);
-    const callOnly = (error as { code?: string })?.code === "ERR_REDIS_SERVER_ERROR" && !SERVER_UNAVAILABLE.test(message);
-    if (!callOnly) {
-      downUntil = performance.now() + retryMs;
-      down = true;
-    }
-    const t = performance.now();
-    if (t - lastWarning < logEveryMs) {
-      suppressed++;
-      return;
-    }
-    lastWarning = t;
-    const msg = callOnly
-      ? "rate limiter: Redis refused a script call"
-      : open
-        ? "rate limiter: Redis unavailable, allowing requests without rate limits"
-        : "rate limiter: Redis unavailable, refusing requests";
-    log(callOnly ? "error" : "warn", msg, { error: message, failure: options.failure, suppressed });
-    suppressed = 0;
-  }
-
-  function markUp(): void {
-    downUntil = 0;
-    if (!down) return;
-    down = false;
-    log("info", "rate limiter: Redis reachable again", {});
-  }
-
-  /** False while backing off; otherwise true, and a request after a failure becomes the one probe. */
-  function mayAsk(): boolean {
-    if (downUntil === 0) return true;
-    const t = performance.now();
-    if (t < downUntil) return false;
-    downUntil = t + timeoutMs + retryMs;
-    return true;
-  }
-
-  /** Connects and loads the scripts, so EVALSHA finds them (and calls keep their order). */
-  function connect(): Promise<void> {
-    connecting ??= client
-      .connect()
-      .then(() => Promise.all(Object.values(SCRIPTS).map((s) => client.send("SCRIPT", ["LOAD", s.source]))))
-      .then(
-        () => void (connecting = null),
-        (e) => {
-          connecting = null;
-          throw e;
-        },
-      );
-    return connecting;
-  }
-
-  /** Runs a script, bounded by timeoutMs. `late` receives the reply if it arrives after the timeout. */
-  function run(s: Script, keys: string[], args: string[], late?: (reply: unknown) => void): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(TIMEOUT);
-      }, timeoutMs);
-      const send = async () => {
-        if (closed) throw new Error("rate limiter closed");
-        if (!client.connected) await connect();
-        const argv = [String(keys.length), ...keys, ...args];
-        try {
-          return await client.send("EVALSHA", [s.sha, ...argv]);
-        } catch (e) {
-          if (!String((e as Error)?.message).startsWith("NOSCRIPT")) throw e;
-          return await client.send("EVAL", [s.source, ...argv]);
-        }
-      };
-      send().then(
-        (reply) => {
-          clearTimeout(timer);
-          if (timedOut) late?.(reply);
-          else resolve(reply);
-        },
-        (e) => {
-          clearTimeout(timer);
-          if (!timedOut) reject(e);
-        },
-      );
-    });
-  }
 
   const instance = crypto.getRandomValues(new Uint32Array(2)).reduce((s, n) => s + n.toString(36), "");
   let leaseCounter = 0;
@@ -229,7 +116,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
 
   function releaseHeld(d: Decision, held: number): void {
     const keys = heldKeys(d, held);
-    run(SCRIPTS.release, keys, [d.lease!]).catch((e) => markDown(e));
+    run(SCRIPTS.release, keys, [d.lease!]).catch((e) => redis.failed(e));
   }
 
   async function ask(subjects: readonly Subject[], cost: number): Promise<Decision> {
@@ -254,10 +141,10 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
         if (held !== 0) releaseHeld({ ...blankDecision(true, true), subjects, lease }, held);
       });
     } catch (e) {
-      markDown(e);
+      redis.failed(e);
       return failed();
     }
-    markUp();
+    redis.recovered();
     const r = reply as (string | number)[];
     const allowed = Number(r[0]) === 1;
     const now = Number(r[1]);
@@ -286,7 +173,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
     let limited = false;
     for (let i = 0; i < n; i++) if (isLimited(subjects[i])) limited = true;
     if (!limited) return UNLIMITED;
-    if (!mayAsk()) return failed();
+    if (!redis.mayAsk()) return failed();
     return ask(subjects, promptTokens > 0 ? promptTokens : 0);
   }
 
@@ -299,7 +186,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   }
 
   async function charge(subjects: readonly Subject[], completionTokens: number): Promise<void> {
-    if (!(completionTokens > 0) || downUntil !== 0) return;
+    if (!(completionTokens > 0) || redis.backingOff) return;
     const keys: string[] = [];
     const args: string[] = [clock ? String(clock()) : "", String(completionTokens)];
     for (const s of subjects) {
@@ -312,12 +199,12 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
     try {
       await run(SCRIPTS.charge, keys, args);
     } catch (e) {
-      markDown(e);
+      redis.failed(e);
     }
   }
 
   async function renew(): Promise<void> {
-    if (running.size === 0 || downUntil !== 0) return;
+    if (running.size === 0 || redis.backingOff) return;
     const keys: string[] = [];
     const members: string[] = [];
     const oldest = performance.now() - maxHoldMs;
@@ -336,7 +223,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
       try {
         await run(SCRIPTS.renew, keys.slice(i, i + 500), [clock ? String(clock()) : "", String(leaseMs), ...members.slice(i, i + 500)]);
       } catch (e) {
-        markDown(e);
+        redis.failed(e);
         return;
       }
     }
@@ -344,22 +231,15 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const renewTimer = setInterval(() => void renew(), Math.max(10, Math.floor(leaseMs / 3)));
   renewTimer.unref();
 
-  connect().catch((e) => markDown(e));
-
   return {
     check,
     release,
     charge,
-    async ready() {
-      if (client.connected) return true;
-      const t = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-      return Promise.race([connect().then(() => true, () => false), t]);
-    },
+    ready: redis.ready,
     close() {
-      closed = true;
       clearInterval(renewTimer);
       running.clear();
-      client.close();
+      redis.close();
     },
   };
 }
