@@ -41,20 +41,38 @@ function ensureFetchConcurrency(): void {
   process.execve!(process.execPath, argv, { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: "65336" });
 }
 
+const CONFIG_NOTE = `Configuration comes from the environment and an env file; see deploy/warden.env.example.
+Without --env-file, the first of $WARDEN_ENV_FILE, ./warden.env, /etc/warden/warden.env that exists is read.`;
+
+/** Each command's lines of the usage text; `warden COMMAND --help` prints its own. */
+const COMMAND_USAGE: Record<string, string> = {
+  serve: `  serve [--env-file PATH]   run the gateway`,
+  version: `  version                   print the Warden, Bun and core library versions (and the ledger's
+                            verifier key when WARDEN_DATA_DIR holds a ledger)`,
+  verify: `  verify --data-dir DIR [--data-dir DIR ...] [--key VERIFIER_KEY ...]
+                            check ledgers offline (one per instance): every record, the Merkle
+                            tree, every signed checkpoint and their consistency; exits 1 naming
+                            the first bad record`,
+  keys: KEYS_USAGE,
+  tenants: KEYS_USAGE,
+};
+
 const USAGE = `usage: warden <command>
 
 commands:
-  serve [--env-file PATH]   run the gateway
-  version                   print the Warden, Bun and core library versions (and the ledger's
-                            verifier key when WARDEN_DATA_DIR holds a ledger)
-  verify --data-dir DIR [--data-dir DIR ...] [--key VERIFIER_KEY ...]
-                            check a ledger offline: every record, the Merkle tree, every signed
-                            checkpoint and their consistency; exits 1 naming the first bad record
+${COMMAND_USAGE.serve}
+${COMMAND_USAGE.version}
+${COMMAND_USAGE.verify}
 ${KEYS_USAGE}
   help                      this text
 
-Configuration comes from the environment and an env file; see deploy/warden.env.example.
-Without --env-file, the first of $WARDEN_ENV_FILE, ./warden.env, /etc/warden/warden.env that exists is read.`;
+${CONFIG_NOTE}`;
+
+/** `warden COMMAND --help` (or -h): that command's usage on stdout, exit 0. */
+function commandHelp(command: string): string {
+  const lines = COMMAND_USAGE[command].replace(/^  (serve|version|verify|keys|tenants)\b/gm, "  warden $1");
+  return `usage:\n${lines}\n${command === "serve" ? `\n${CONFIG_NOTE}\n` : ""}`;
+}
 
 function fail(code: number, message: string): never {
   process.stderr.write(`warden: ${message}\n`);
@@ -341,6 +359,10 @@ function ledgerOrigin(dataDir: string): string | undefined {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+if (command in COMMAND_USAGE && (rest.includes("--help") || rest.includes("-h"))) {
+  process.stdout.write(commandHelp(command));
+  process.exit(0);
+}
 switch (command) {
   case "serve":
     ensureFetchConcurrency();

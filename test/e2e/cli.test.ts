@@ -14,6 +14,25 @@ describe("warden CLI", () => {
     expect(r.stdout).toBe(`warden ${pkg.version}\nbun ${pkg.devDependencies.bun}\ncore ${cargoVersion}\n`);
   });
 
+  test("--help: the whole usage, and each command's own, on stdout with exit 0", async () => {
+    for (const args of [["--help"], ["help"]]) {
+      const r = await runOnce(args);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      for (const command of ["serve", "version", "verify", "keys create", "tenants set"]) expect(r.stdout).toContain(`  ${command}`);
+    }
+    for (const [args, shows] of [
+      [["serve", "--help"], "warden serve [--env-file PATH]"],
+      [["verify", "-h"], "warden verify --data-dir DIR"],
+      [["version", "--help"], "warden version"],
+      [["keys", "create", "--help"], "warden keys create --tenant T"],
+      [["tenants", "--help"], "warden tenants set ID"],
+    ] as const) {
+      const r = await runOnce([...args]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toContain(shows);
+    }
+  });
+
   test("unknown commands and arguments exit 2 with usage", async () => {
     const r = await runOnce(["frobnicate"]);
     expect(r.code).toBe(2);
