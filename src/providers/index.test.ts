@@ -72,6 +72,13 @@ describe("plans", () => {
     expect(x.dialect).toBe("openai");
   });
 
+  test("an Anthropic client's beta flags reach an Anthropic upstream; its credentials do not", () => {
+    const clientHeaders = new Headers({ "anthropic-beta": "context-1m-2025-08-07", "x-api-key": "client-secret", "user-agent": "claude-cli/2" });
+    const x = planExchange({ ...call(ANTHROPIC, "anthropic", chat), clientHeaders });
+    expect(x.headers["anthropic-beta"]).toBe("context-1m-2025-08-07");
+    expect(x.headers["x-api-key"]).toBe("sk-ant");
+  });
+
   test("an OpenAI client without max_tokens gets Anthropic's required one by default", () => {
     expect(JSON.parse(planExchange(call(ANTHROPIC, "openai", chat)).body as string).max_tokens).toBe(4096);
   });

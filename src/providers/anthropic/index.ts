@@ -39,8 +39,12 @@ export function anthropicMessagesUrl(baseUrl: string): string {
   return base.endsWith("/v1") ? `${base}/messages` : `${base}/v1/messages`;
 }
 
-/** Client headers worth passing on; the rest (credentials, hop-by-hop, OpenAI's betas) stay behind. */
-const FORWARDED = ["user-agent"] as const;
+/**
+ * Client headers worth passing on: Anthropic's beta flags (extended context, interleaved thinking,
+ * ...), which an Anthropic SDK client sends for features its request uses; the rest
+ * (credentials, hop-by-hop, OpenAI's betas) stay behind.
+ */
+const FORWARDED = ["user-agent", "anthropic-beta"] as const;
 
 /**
  * Upstream headers, rebuilt from an allow-list like the OpenAI provider's.
