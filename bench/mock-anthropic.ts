@@ -1,7 +1,7 @@
 // Mock Anthropic Messages API for the provider adapters' tests and benchmarks.
 // Speaks the public wire format (anthropic-version 2023-06-01): POST /v1/messages, plain and
 // streamed (the documented event order: message_start, content blocks with ping, message_delta,
-// message_stop), GET /v1/models, and Anthropic's error shape {"type":"error","error":{...}}.
+// message_stop), POST /v1/messages/count_tokens, GET /v1/models, and Anthropic's error shape {"type":"error","error":{...}}.
 //
 // It validates what the real API refuses, so a translator that emits a wrong request fails here:
 // headers (x-api-key, anthropic-version), required fields (model, max_tokens, messages), unknown
@@ -354,6 +354,11 @@ export async function startMockAnthropic(opts: { port?: number; hostname?: strin
     if (req.method === "GET" && path === "/v1/models") {
       const data = MODELS.map((id) => ({ type: "model", id, display_name: id, created_at: "2025-01-01T00:00:00Z" }));
       return new Response(JSON.stringify({ data, has_more: false, first_id: MODELS[0], last_id: MODELS.at(-1) }), { headers: JSON_HEADERS });
+    }
+    if (req.method === "POST" && path === "/v1/messages/count_tokens") {
+      // The token counting endpoint: the same request shape without max_tokens, the prompt's size back.
+      if (body === null || typeof body.model !== "string" || !Array.isArray(body.messages)) return error(400, "model and messages are required");
+      return new Response(JSON.stringify({ input_tokens: Math.max(1, textTokens(body.messages) + textTokens(body.system ?? "")) }), { headers: JSON_HEADERS });
     }
     if (req.method !== "POST" || path !== "/v1/messages") return error(404, `Not found: ${req.method} ${path}`);
     if (req.headers.get("anthropic-version") === null) return error(400, "anthropic-version: header is required");

@@ -50,7 +50,7 @@ import { forward, type ExchangeClock } from "./forwarder";
 import { createMetrics, metricsEndpoint, modelLabeler, tailUsage, type Metrics } from "./metrics";
 import { GatewayError, openAIError } from "./errors";
 import type { Dialect, Endpoint } from "./providers";
-import { anthropicRefusal, fromAnthropicRequest } from "./providers/anthropic";
+import { anthropicRefusal, countTokensUpstream, fromAnthropicRequest } from "./providers/anthropic";
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
 import { extract, type HandOff, type RateLimitMark, type WafMark } from "./audit/record";
@@ -140,6 +140,9 @@ const PROXIED: Record<string, Proxied> = {
   "/v1/embeddings": { path: "/v1/embeddings", endpoint: "embeddings", dialect: "openai" },
   "/v1/messages": { path: "/v1/messages", endpoint: "chat/completions", dialect: "anthropic" },
 };
+
+/** Anthropic's token counting, answered for Anthropic clients (see countTokens in createGateway). */
+const COUNT_TOKENS = "/v1/messages/count_tokens";
 
 /**
  * The configured models in the OpenAI list shape (GET /v1/models), each once: `owned_by` names
@@ -491,7 +494,7 @@ export function createGateway(config: Config, deps: AppDeps) {
   const app = new Elysia({ normalize: false })
     .onRequest(({ request }) => {
       const path = pathOf(request.url);
-      if (path in PROXIED) return; // proxy() runs the stages itself
+      if (path in PROXIED || path === COUNT_TOKENS) return; // they guard and authenticate themselves, in their clients' error shape
       try {
         guardRequest(request, guardLimits);
         if (!path.startsWith("/v1/")) return; // /admin authenticates in its plugin
@@ -558,7 +561,37 @@ export function createGateway(config: Config, deps: AppDeps) {
     .post("/v1/chat/completions", ({ request, server }) => proxy(PROXIED["/v1/chat/completions"], request, server), { parse: "none" })
     .post("/v1/completions", ({ request, server }) => proxy(PROXIED["/v1/completions"], request, server), { parse: "none" })
     .post("/v1/embeddings", ({ request, server }) => proxy(PROXIED["/v1/embeddings"], request, server), { parse: "none" })
-    .post("/v1/messages", ({ request, server }) => proxy(PROXIED["/v1/messages"], request, server), { parse: "none" });
+    .post("/v1/messages", ({ request, server }) => proxy(PROXIED["/v1/messages"], request, server), { parse: "none" })
+    .post(COUNT_TOKENS, ({ request }) => countTokens(request), { parse: "none" });
+
+  /**
+   * Anthropic's token counting for Anthropic clients (Claude Code asks before long turns): an
+   * Anthropic upstream of the model answers it; for any other, Warden counts the prompt as its
+   * rate limiter does (src/tokens). Nothing is generated, so nothing is audited or charged.
+   */
+  async function countTokens(request: Request): Promise<Response> {
+    const requestId = nextRequestId();
+    try {
+      guardRequest(request, guardLimits);
+      const principal = authenticate(request.headers);
+      const parsed = parseBody(await readBody(request, config.maxBodyBytes), config.maxJsonDepth);
+      // The Messages request without max_tokens: one is lent for the translation's check.
+      const json = fromAnthropicRequest({ ...parsed, max_tokens: 1 } as never) as unknown as Record<string, unknown>;
+      validateBody("chat/completions", json);
+      const { model, route } = routeRequest(json, routeTable, "chat/completions");
+      assertModelAllowed(principal, model);
+      const anthropic = route.deployments.find((d) => d.target.upstream.provider === "anthropic");
+      const count = anthropic
+        ? await countTokensUpstream(anthropic.target, parsed, request.headers, requestId, AbortSignal.timeout(config.firstByteTimeoutMs))
+        : { input_tokens: countPromptTokens("chat/completions", model, json, principal?.tenant ?? "") };
+      return Response.json(count, { headers: { "request-id": requestId } });
+    } catch (e) {
+      if (!(e instanceof GatewayError)) throw e;
+      const res = anthropicRefusal(e, requestId).toResponse();
+      res.headers.set("request-id", requestId);
+      return res;
+    }
+  }
 
   /** Bun.serve `routes` for the hot path; anything else falls through to Elysia's `fetch`. */
   const routes = Object.fromEntries(

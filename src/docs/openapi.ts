@@ -162,6 +162,38 @@ const anthropicError = (description: string, headers?: Record<string, JsonSchema
 const ANTHROPIC_REQUEST_ID = header("This request's id, where Anthropic's SDKs read it (`x-request-id` carries it too).");
 
 /** POST /v1/messages: the same stages, codes and statuses as chat completions, in Anthropic's shapes. */
+function countTokensOperation(): Operation {
+  const see = "`error.details.error_code` holds the code.";
+  return {
+    tags: ["inference"],
+    summary: "Count tokens (Anthropic's API)",
+    description:
+      "The prompt's size in tokens, for Anthropic clients: the Messages request without `max_tokens`. A model with an Anthropic upstream is counted by that upstream (its `anthropic-beta` flags passed on); any other model by Warden, with the tokenizer of its family that the rate limiter uses. Nothing is generated, audited or charged.",
+    operationId: "countMessageTokens",
+    requestBody: {
+      required: true,
+      content: json({ type: "object", required: ["model", "messages"], additionalProperties: true, properties: { model: { type: "string" }, messages: { type: "array" }, system: {}, tools: { type: "array" } } }, {
+        model: "claude-sonnet-4-5",
+        messages: [{ role: "user", content: "Say hello." }],
+      }),
+    },
+    responses: {
+      "200": {
+        description: "The count.",
+        headers: { "request-id": ANTHROPIC_REQUEST_ID },
+        content: json({ type: "object", required: ["input_tokens"], properties: { input_tokens: { type: "integer", minimum: 0 } } }, { input_tokens: 12 }),
+      },
+      "400": anthropicError(`invalid_request_error: a malformed request. ${see}`),
+      "401": anthropicError(`authentication_error: no usable API key. ${see}`),
+      "403": anthropicError(`permission_error: the key may not use \`model\`. ${see}`),
+      "404": anthropicError(`not_found_error: no upstream serves \`model\`. ${see}`),
+      "413": anthropicError(`request_too_large: the body exceeds WARDEN_MAX_BODY_BYTES. ${see}`),
+      "500": INTERNAL,
+      "502": anthropicError(`api_error: the Anthropic upstream failed or could not be reached. ${see}`),
+    },
+  };
+}
+
 function messagesOperation(): Operation {
   const see = "`error.details.error_code` holds the code, as listed for POST /v1/chat/completions.";
   return {
@@ -256,6 +288,7 @@ function paths(): Record<string, Record<string, Operation>> {
       post: forwarded("Embeddings", "EmbeddingRequest", "Embeddings", false, `OpenAI-compatible; never streamed. ${STAGES}`),
     },
     "/v1/messages": { post: messagesOperation() },
+    "/v1/messages/count_tokens": { post: countTokensOperation() },
     "/v1/models": {
       get: {
         tags: ["models"],

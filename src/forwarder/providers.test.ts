@@ -393,6 +393,35 @@ describe("POST /v1/messages refusals in Anthropic's shape", () => {
   });
 });
 
+describe("POST /v1/messages/count_tokens", () => {
+  const messages: Anthropic.MessageParam[] = [{ role: "user", content: "How many tokens is this question, roughly?" }];
+
+  test("an Anthropic model: the upstream counts, with the client's beta flags and Warden's key", async () => {
+    const r = await anthropic().messages.countTokens({ model: "mock-claude", system: "Be brief.", messages }, { headers: { "anthropic-beta": "token-counting-2024-11-01" } });
+    // The mock's count: a token per 4 characters of the messages and the system prompt.
+    expect(r.input_tokens).toBe(Math.ceil(messages[0].content.length / 4) + Math.ceil("Be brief.".length / 4));
+    const sent = anthropicMock.requests.at(-1)!;
+    expect(sent.path).toBe("/v1/messages/count_tokens");
+    expect([sent.headers["x-api-key"], sent.headers["anthropic-beta"]]).toEqual(["sk-ant-upstream", "token-counting-2024-11-01"]);
+  });
+
+  test("any other model: Warden counts the prompt itself, and nothing is sent upstream", async () => {
+    const r = await anthropic().messages.countTokens({ model: "mock-gpt", messages });
+    expect(r.input_tokens).toBeGreaterThan(8);
+    expect(r.input_tokens).toBeLessThan(30);
+    expect(openaiMock.requests).toHaveLength(0);
+  });
+
+  test("refusals in Anthropic's shape: a wrong key, an unknown model, a bad body", async () => {
+    const auth = await rejection(anthropic("wrong-key").messages.countTokens({ model: "mock-claude", messages }));
+    expect([auth.status, auth.error.error.type]).toEqual([401, "authentication_error"]);
+    const unknown = await rejection(anthropic().messages.countTokens({ model: "claude-nope", messages }));
+    expect([unknown.status, unknown.error.error.type, unknown.errorCode]).toEqual([404, "not_found_error", "model_not_found"]);
+    const bad = await rejection(anthropic().messages.countTokens({ model: "mock-claude" } as never));
+    expect([bad.status, bad.error.error.type]).toEqual([400, "invalid_request_error"]);
+  });
+});
+
 describe("metrics and strict audit on /v1/messages", () => {
   test("requests and tokens are counted under the route /v1/messages", async () => {
     await anthropic().messages.create({ model: "mock-gpt", max_tokens: 100, messages: [{ role: "user", content: "Hello" }] });

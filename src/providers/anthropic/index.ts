@@ -9,9 +9,14 @@
  * Inbound (an Anthropic client on Warden's POST /v1/messages, an OpenAI-compatible upstream):
  *   {@link fromAnthropicRequest} → upstream → {@link toAnthropicResponse}, or for streams
  *   {@link createOpenAIToAnthropicStreamTranslator}; errors through {@link openAIErrorToAnthropic}.
+ *   Its token counting, POST /v1/messages/count_tokens, goes to an Anthropic upstream as it is
+ *   ({@link countTokensUpstream}).
  *
  * Every stream translator also fits a web stream: `body.pipeThrough(translatorStream(t))`.
  */
+import { GatewayError } from "../../errors";
+import type { UpstreamTarget } from "../openai";
+import { anthropicFailure } from "./errors";
 import { ANTHROPIC_VERSION } from "./types";
 
 export { toAnthropicRequest, type AnthropicRequestOptions } from "./request";
@@ -64,4 +69,29 @@ export function anthropicHeaders(key: string | undefined, client?: Headers, requ
     }
   }
   return headers;
+}
+
+/**
+ * POST /v1/messages/count_tokens at an Anthropic upstream, for an Anthropic client's request
+ * (the Messages request without max_tokens), under the upstream's name for the model. The
+ * upstream's error replies become the same failures as for /v1/messages.
+ *
+ * @example
+ * const { input_tokens } = await countTokensUpstream(target, { model: "claude-x", messages }, request.headers, "req_1", signal);
+ */
+export async function countTokensUpstream(target: UpstreamTarget, body: Record<string, unknown>, client: Headers, requestId: string, signal: AbortSignal): Promise<{ input_tokens: number }> {
+  const res = await fetch(`${anthropicMessagesUrl(target.upstream.url)}/count_tokens`, {
+    method: "POST",
+    headers: anthropicHeaders(target.upstream.key, client, requestId),
+    body: JSON.stringify({ ...body, model: target.model }),
+    signal,
+    redirect: "manual",
+  }).catch(() => {
+    throw new GatewayError(502, `Could not reach upstream '${target.upstream.name}'.`, "upstream_error", "upstream_unavailable", null, undefined, "forwarder");
+  });
+  const text = await res.text().catch(() => "");
+  if (!res.ok) throw anthropicFailure(res.status, text, res.headers.get("retry-after"), target.upstream.name);
+  const count = (JSON.parse(text) as { input_tokens?: unknown }).input_tokens;
+  if (typeof count !== "number") throw new GatewayError(502, `Upstream '${target.upstream.name}' sent a token count that is not a number.`, "upstream_error", "upstream_bad_reply", null, undefined, "upstream");
+  return { input_tokens: count };
 }
