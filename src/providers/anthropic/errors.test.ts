@@ -58,6 +58,11 @@ describe("OpenAI errors → Anthropic", () => {
     }
   });
 
+  test("a spent budget (429 insufficient_quota) is 402 billing_error, which the SDKs do not retry", () => {
+    const r = openAIErrorToAnthropic(429, JSON.stringify({ error: { message: "over budget", type: "insufficient_quota", param: null, code: "insufficient_quota" } }));
+    expect(r).toEqual({ status: 402, body: { type: "error", error: { type: "billing_error", message: "over budget", details: { error_code: "insufficient_quota" } } } });
+  });
+
   test("bytes, string errors, non-JSON, request id", () => {
     expect(openAIErrorToAnthropic(400, new TextEncoder().encode('{"error":"plain"}'), "req_9").body).toEqual({ type: "error", error: { type: "invalid_request_error", message: "plain" }, request_id: "req_9" });
     expect(openAIErrorToAnthropic(502, "Bad Gateway").body.error.message).toBe("Bad Gateway");

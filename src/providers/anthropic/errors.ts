@@ -17,7 +17,9 @@
  * | 529 overloaded_error | 503 | server_error | upstream_overloaded (Retry-After kept: clients retry a 503) |
  * | anything else 4xx / 5xx | same 4xx / 502 | invalid_request_error / upstream_error | upstream_rejected / upstream_error |
  *
- * OpenAI-shaped failure → Anthropic client (inbound /v1/messages): the status picks the type —
+ * OpenAI-shaped failure → Anthropic client (inbound /v1/messages): the status picks the type
+ * (except a spent budget, 429 insufficient_quota, which becomes 402 billing_error so that the
+ * SDKs do not retry it) —
  * 400 invalid_request_error, 401 authentication_error, 402 billing_error, 403 permission_error,
  * 404 not_found_error, 413 request_too_large, 429 rate_limit_error, 503 overloaded_error (sent as
  * 529, the status Anthropic's SDKs know as "overloaded"), 504 timeout_error, other 5xx api_error;
@@ -137,7 +139,8 @@ export function openAIErrorToAnthropic(status: number, body: string | Uint8Array
   } catch {
     message = text.slice(0, 500) || undefined;
   }
-  const mapped = anthropicType(status);
+  // A spent budget is not a rate limit: Anthropic's SDKs retry a 429, never a 402 billing_error.
+  const mapped = code === "insufficient_quota" ? { status: 402, type: "billing_error" as const } : anthropicType(status);
   const out: AnthropicErrorBody = { type: "error", error: { type: mapped.type, message: message ?? `HTTP ${status}` } };
   if (typeof code === "string" && code !== "") out.error.details = { error_code: code };
   if (requestId !== undefined) out.request_id = requestId;
