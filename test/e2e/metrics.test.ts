@@ -22,7 +22,12 @@ beforeAll(async () => {
     WARDEN_MASTER_KEY: MASTER,
     WARDEN_METRICS_TOKEN: TOKEN,
     WARDEN_UPSTREAM_MOCK_URL: mock.url,
-    WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-embed",
+    WARDEN_UPSTREAM_MOCK_MODELS: "mock-gpt,mock-embed,routed=mock-gpt",
+    // An upstream nobody answers at: "routed" retries on the mock, "lonely" falls back to mock-gpt.
+    WARDEN_UPSTREAM_DOWN_URL: "http://127.0.0.1:1/v1",
+    WARDEN_UPSTREAM_DOWN_MODELS: "routed=mock-gpt,lonely=mock-gpt",
+    WARDEN_MODEL_L_NAME: "lonely",
+    WARDEN_MODEL_L_FALLBACKS: "mock-gpt",
     WARDEN_CHECKPOINT_INTERVAL_MS: "200",
   };
   // A tenant's key, made in the data directory serve will use (./warden-data).
@@ -162,8 +167,21 @@ describe("GET /metrics", () => {
     expect((await metrics()).get('warden_refusals_total{stage="guard",code="invalid_path",rule=""}')).toBe(1);
   });
 
+  test("routing: retries, fallbacks, cooldowns and rotation, by upstream and model", async () => {
+    for (let i = 0; i < 4; i++) expect((await chat(MASTER, { model: "routed" })).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await chat(MASTER, { model: "lonely" })).status).toBe(200);
+    const m = await metrics();
+    expect(m.get('warden_upstream_retries_total{upstream="down",code="upstream_unavailable"}')).toBeGreaterThanOrEqual(2);
+    expect(m.get('warden_fallbacks_total{from="lonely",to="mock-gpt",reason="error"}')).toBe(2);
+    expect(m.get('warden_upstream_cooldowns_total{upstream="down",model="lonely"}')).toBe(1);
+    expect(m.get('warden_upstream_available{upstream="down",model="lonely"}')).toBe(0);
+    expect(m.get('warden_upstream_available{upstream="mock",model="mock-gpt"}')).toBe(1);
+    expect(m.get('warden_upstream_in_flight{upstream="mock",model="mock-gpt"}')).toBe(0);
+  });
+
   test("the exposition passes promtool check metrics, lint included", async () => {
     const body = await (await scrape(`Bearer ${TOKEN}`)).text();
+    expect(body).toContain("warden_fallbacks_total{"); // the routing families are in what promtool checks
     const proc = Bun.spawn([PROMTOOL, "check", "metrics"], { stdin: new TextEncoder().encode(body), stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     expect(`${out}${err}`).toBe("");
