@@ -158,7 +158,7 @@ export async function dispatch(
   let coolest = Infinity; // earliest end of a cooldown that kept us from a deployment
 
   while (route !== undefined) {
-    const tried = new Map<Deployment, number>(); // failures of each deployment within this request
+    let tried: Map<Deployment, number> | undefined; // failures of each deployment within this request (most requests have none)
     let retryAfter: number | undefined;
     let verdict: Verdict | undefined;
     for (let attempts = 0; attempts <= route.settings.retries; attempts++) {
@@ -168,7 +168,7 @@ export async function dispatch(
         for (const x of route.deployments) if (x.health.coolUntil > now) coolest = Math.min(coolest, x.health.coolUntil);
         break;
       }
-      const again = tried.get(d) ?? 0;
+      const again = tried?.get(d) ?? 0;
       if (again > 0) {
         // The same deployment once more: back off, and never before the Retry-After it asked for.
         const wait = Math.max(policy.retryBackoffMs * 2 ** (again - 1) * (0.5 + Math.random() / 2), retryAfter ?? 0);
@@ -205,7 +205,7 @@ export async function dispatch(
           events?.cooledDown(d.target.upstream.name, route.model);
           log("warn", "upstream out of rotation", { upstream: d.target.upstream.name, model: route.model, for_ms: Math.round(h.coolUntil - now), failures: h.failures, code: e.code });
         }
-        tried.set(d, again + 1);
+        (tried ??= new Map()).set(d, again + 1);
         if (attempts < route.settings.retries) events?.retried(d.target.upstream.name, e.code ?? "error");
       }
     }
@@ -238,7 +238,7 @@ export async function dispatch(
 const SOLO: readonly string[] = [];
 
 /** The next deployment to try: one not yet failed in this request if any, else a failed one again. */
-function choose(route: Route, endpoint: Endpoint, tried: Map<Deployment, number>, now: number, breaker: Breaker): Deployment | undefined {
+function choose(route: Route, endpoint: Endpoint, tried: Map<Deployment, number> | undefined, now: number, breaker: Breaker): Deployment | undefined {
   const all = route.deployments;
   if (all.length === 1) {
     const d = all[0];
@@ -248,7 +248,7 @@ function choose(route: Route, endpoint: Endpoint, tried: Map<Deployment, number>
   let again: Deployment[] | undefined;
   for (const d of all) {
     if (!available(d.health, now, breaker) || !supports(d.target.upstream, endpoint)) continue;
-    if (tried.has(d)) (again ??= []).push(d);
+    if (tried?.has(d)) (again ??= []).push(d);
     else (fresh ??= []).push(d);
   }
   const pool = fresh ?? again;
