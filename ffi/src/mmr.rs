@@ -13,6 +13,12 @@
 //! "2n - popcount(n) nodes" interchangeable, so the file length alone encodes the tree size.
 //! The perfect subtree of height h over leaves [k·2^h, (k+1)·2^h) lives at [`node_pos`]`(h, k)`.
 //!
+//! # Memory
+//! A range backed by a file keeps no node in memory between appends: 64 bytes a record would
+//! make a gateway's memory grow without bound (a soak at 7 000 records/s grew 27 MB a minute).
+//! Nodes are read back with positioned reads when a root or a proof needs them (O(log n) each,
+//! from the page cache), and an append needs only the peaks it completes, read the same way.
+//!
 //! # Status codes (FFI)
 //! `OK = 0`; `ERR_BUFFER_TOO_SMALL = -1` (lib.rs); [`ERR_IO`] `= -2`; [`ERR_RANGE`] `= -3`;
 //! [`ERR_ARG`] `= -4`; [`ERR_POISONED`] `= -5`; [`ERR_LOCKED`] `= -6`; `ERR_PANIC = -99` (lib.rs).
@@ -24,7 +30,8 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Mutex;
@@ -342,12 +349,15 @@ impl From<io::Error> for Error {
     }
 }
 
-/// A Merkle mountain range, in memory and (unless built with [`Mmr::in_memory`]) mirrored to an
-/// append-only node file.
+/// A Merkle mountain range in an append-only node file, or (built with [`Mmr::in_memory`]) in
+/// memory only.
 #[derive(Debug)]
 pub struct Mmr {
-    /// All nodes in post-order; exactly `node_count(size)` of them, the same bytes as the file.
+    /// Nodes in post-order from position `base` on: in memory only, all of them (`base` is 0);
+    /// with a file, the nodes of an append until they are written (`base` is then the file's
+    /// node count and this is empty).
     nodes: Vec<Hash>,
+    base: u64,
     size: u64,
     /// Its cursor always sits at the end of the valid nodes, so appends never seek.
     file: Option<File>,
@@ -359,13 +369,14 @@ impl Mmr {
     pub fn in_memory() -> Self {
         Mmr {
             nodes: Vec::new(),
+            base: 0,
             size: 0,
             file: None,
             poisoned: false,
         }
     }
 
-    /// Opens (or creates) the node file at `path` and loads every node. A trailing partial hash
+    /// Opens (or creates) the node file at `path`; nothing is read yet. A trailing partial hash
     /// or partial node group (a torn append) is cut back to the last whole tree size. The file is
     /// locked exclusively for the life of the value so two writers can never interleave appends.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
@@ -395,10 +406,6 @@ impl Mmr {
         let len = file.metadata()?.len();
         let size = size_for_nodes(len / 32);
         let keep = node_count(size);
-        let count = usize::try_from(keep).map_err(|_| Error::Range)?;
-        let mut nodes = vec![[0u8; 32]; count];
-        file.seek(SeekFrom::Start(0))?;
-        file.read_exact(nodes.as_flattened_mut())?;
         if keep * 32 != len {
             file.set_len(keep * 32)?;
             // Make the repair durable now; a later crash must not resurrect the torn tail.
@@ -406,7 +413,8 @@ impl Mmr {
         }
         file.seek(SeekFrom::Start(keep * 32))?;
         Ok(Mmr {
-            nodes,
+            nodes: Vec::new(),
+            base: keep,
             size,
             file: Some(file),
             poisoned: false,
@@ -456,7 +464,7 @@ impl Mmr {
 
     #[inline]
     fn perfect(&self, h: u32, k: u64) -> Hash {
-        self.nodes[node_pos(h, k) as usize]
+        node_at(&self.nodes, self.base, self.file.as_ref(), node_pos(h, k))
     }
 
     /// MTH of leaves [lo, hi). Callers pass only ranges that occur in the RFC 9162 recursion,
@@ -492,7 +500,7 @@ impl Mmr {
         }
         let (s, e) = (self.size, self.size + leaves.len() as u64);
         let old_nodes = self.nodes.len();
-        self.nodes.resize(node_count(e) as usize, [0u8; 32]);
+        self.nodes.resize((node_count(e) - self.base) as usize, [0u8; 32]);
         let pairs = PairHasher::detect();
         // The batch is computed and written in slices of FILL_CHUNK leaves (≈ 256 KiB of nodes):
         // one write for a typical batch, and for a huge one each slice is copied to the page
@@ -501,7 +509,7 @@ impl Mmr {
         for (k, chunk) in leaves.chunks(FILL_CHUNK).enumerate() {
             let a = s + (k * FILL_CHUNK) as u64;
             self.fill(a, chunk, pairs);
-            let upto = node_count(a + chunk.len() as u64) as usize;
+            let upto = (node_count(a + chunk.len() as u64) - self.base) as usize;
             if let Some(file) = self.file.as_mut() {
                 if let Err(err) = file.write_all(self.nodes[written..upto].as_flattened()) {
                     // Memory goes back to the last state the file is known to extend; the file
@@ -514,6 +522,14 @@ impl Mmr {
             written = upto;
         }
         self.size = e;
+        if self.file.is_some() {
+            // On file now: read back when needed (see Memory in the module docs).
+            self.base = node_count(e);
+            self.nodes.clear();
+            if self.nodes.capacity() > 4 * FILL_CHUNK {
+                self.nodes.shrink_to(4 * FILL_CHUNK);
+            }
+        }
         Ok(e)
     }
 
@@ -523,14 +539,16 @@ impl Mmr {
     /// gains the parents j whose last leaf (j+1)·2^t - 1 falls in the range.
     fn fill(&mut self, a: u64, leaves: &[Hash], pairs: PairHasher) {
         let b = a + leaves.len() as u64;
+        let (base, file) = (self.base, self.file.as_ref());
         for (i, leaf) in (a..b).zip(leaves) {
-            self.nodes[node_pos(0, i) as usize] = *leaf;
+            self.nodes[(node_pos(0, i) - base) as usize] = *leaf;
         }
         let nodes = &mut self.nodes;
+        // A left child from an earlier append is a peak of the old tree, read back from the file.
         let kids = |n: &[Hash], t: u32, j: u64| {
             (
-                n[node_pos(t - 1, 2 * j) as usize],
-                n[node_pos(t - 1, 2 * j + 1) as usize],
+                node_at(n, base, file, node_pos(t - 1, 2 * j)),
+                node_at(n, base, file, node_pos(t - 1, 2 * j + 1)),
             )
         };
         let mut t = 1;
@@ -539,13 +557,13 @@ impl Mmr {
             while j + 1 < hi {
                 let ((l0, r0), (l1, r1)) = (kids(nodes, t, j), kids(nodes, t, j + 1));
                 let (h0, h1) = pairs.hash(&l0, &r0, &l1, &r1);
-                nodes[node_pos(t, j) as usize] = h0;
-                nodes[node_pos(t, j + 1) as usize] = h1;
+                nodes[(node_pos(t, j) - base) as usize] = h0;
+                nodes[(node_pos(t, j + 1) - base) as usize] = h1;
                 j += 2;
             }
             if j < hi {
                 let (l, r) = kids(nodes, t, j);
-                nodes[node_pos(t, j) as usize] = hash_children(&l, &r);
+                nodes[(node_pos(t, j) - base) as usize] = hash_children(&l, &r);
             }
             t += 1;
         }
@@ -593,7 +611,12 @@ impl Mmr {
                 return Err(e.into());
             }
         }
-        self.nodes.truncate(keep as usize);
+        if self.file.is_some() {
+            self.base = keep;
+            self.nodes.clear();
+        } else {
+            self.nodes.truncate(keep as usize);
+        }
         self.size = n;
         Ok(())
     }
@@ -656,18 +679,83 @@ impl Mmr {
     /// Recomputes every parent completed by leaves ≥ `from` and returns the first leaf whose node
     /// group disagrees with its children, if any. Leaf hashes themselves can only be checked
     /// against the records, which the WAL does; this catches damaged interior nodes.
+    ///
+    /// One sequential pass over the nodes after `from`'s (post-order puts each parent right after
+    /// its children's groups), with the subtrees still waiting for a right sibling on a stack
+    /// that starts as the peaks of the first `from` leaves.
     pub fn first_inconsistent_leaf(&self, from: u64) -> Option<u64> {
+        let mut stack: Vec<Hash> = Vec::with_capacity(64);
+        let mut start = 0u64;
+        for h in (0..64u32).rev() {
+            if from & (1 << h) != 0 {
+                stack.push(self.perfect(h, start >> h));
+                start += 1 << h;
+            }
+        }
+        let mut nodes = NodeReader::new(self, node_count(from));
         for i in from..self.size {
-            for t in 1..=i.trailing_ones() {
-                let j = i >> t;
-                let want =
-                    hash_children(&self.perfect(t - 1, 2 * j), &self.perfect(t - 1, 2 * j + 1));
-                if self.perfect(t, j) != want {
+            stack.push(nodes.next());
+            for _ in 1..=i.trailing_ones() {
+                let stored = nodes.next();
+                let right = stack.pop().expect("a left and a right child");
+                let left = stack.pop().expect("a left and a right child");
+                if hash_children(&left, &right) != stored {
                     return Some(i);
                 }
+                stack.push(stored);
             }
         }
         None
+    }
+}
+
+/// The node at post-order position `pos`: from `nodes` (which start at position `base`) or,
+/// below `base`, read from the node file. A read that fails panics (the FFI answers ERR_PANIC
+/// and poisons the handle): the file is ours, locked, and was written and synced by us.
+#[inline]
+fn node_at(nodes: &[Hash], base: u64, file: Option<&File>, pos: u64) -> Hash {
+    if pos >= base {
+        return nodes[(pos - base) as usize];
+    }
+    let mut h = [0u8; 32];
+    file.expect("nodes below base are on file")
+        .read_exact_at(&mut h, pos * 32)
+        .expect("reading the node file");
+    h
+}
+
+/// Nodes in post-order from a position on, read from the file in blocks.
+struct NodeReader<'a> {
+    mmr: &'a Mmr,
+    pos: u64,
+    block: Vec<Hash>,
+    at: usize,
+}
+
+impl<'a> NodeReader<'a> {
+    fn new(mmr: &'a Mmr, pos: u64) -> Self {
+        NodeReader { mmr, pos, block: Vec::new(), at: 0 }
+    }
+
+    fn next(&mut self) -> Hash {
+        let (base, pos) = (self.mmr.base, self.pos);
+        self.pos += 1;
+        if pos >= base {
+            return self.mmr.nodes[(pos - base) as usize];
+        }
+        if self.at == self.block.len() {
+            let n = (base - pos).min(FILL_CHUNK as u64) as usize;
+            self.block.resize(n, [0u8; 32]);
+            self.mmr
+                .file
+                .as_ref()
+                .expect("nodes below base are on file")
+                .read_exact_at(self.block.as_flattened_mut(), pos * 32)
+                .expect("reading the node file");
+            self.at = 0;
+        }
+        self.at += 1;
+        self.block[self.at - 1]
     }
 }
 

@@ -264,3 +264,27 @@ fn node_file_bytes_do_not_depend_on_batching() {
     assert_eq!(m.size(), 9001);
     assert_eq!(m.first_inconsistent_leaf(0), None);
 }
+
+#[test]
+fn a_file_backed_tree_reads_its_nodes_back_and_agrees_with_one_in_memory() {
+    // With a file, nodes leave memory after every append: later appends read the peaks they
+    // complete, and roots and proofs read what they need, from the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nodes.mmr");
+    let mut disk = Mmr::open(&path).unwrap();
+    let mut mem = Mmr::in_memory();
+    let d = leaves(3000);
+    let mut at = 0;
+    for batch in [1usize, 2, 3, 5, 8, 13, 100, 511, 1, 1024, 1332] {
+        disk.append_leaf_hashes(&d[at..at + batch]).unwrap();
+        mem.append_leaf_hashes(&d[at..at + batch]).unwrap();
+        at += batch;
+        assert_eq!(snapshot(&disk), snapshot(&mem), "after {at} leaves");
+        assert_eq!(disk.first_inconsistent_leaf(0), None);
+    }
+    assert_eq!(at, 3000);
+    for from in [0u64, 1, 7, 64, 1023, 2999, 3000] {
+        assert_eq!(disk.first_inconsistent_leaf(from), None, "check from {from}");
+    }
+    assert_eq!(file_len(&path), node_count(3000) * 32);
+}
