@@ -1102,7 +1102,7 @@ All on 127.0.0.1, each process in its own process group, all up for the whole ru
   \`WARDEN_REDIS_URL\` (so the rate-limit store is Redis, budgets are reserved and charged in Redis and key changes
   replicate through it), \`WARDEN_MASTER_KEY\`, its own \`WARDEN_DATA_DIR\` and \`WARDEN_LEDGER_ORIGIN\`
   (\`bench.cluster/warden-N\`), \`WARDEN_PRICES=${PRICES}\`, \`WARDEN_LOG_LEVEL=warn\`, the mock as its only upstream;
-  default audit mode, default \`WARDEN_REDIS_FAILURE\` (open). Start to /ready: ${startMs.map((x) => `${fint(x)} ms`).join(", ")};
+  default audit mode, default \`WARDEN_REDIS_FAILURE\` (open). Start to /ready (polled every 50 ms): ${startMs.map((x) => `${fint(x)} ms`).join(", ")};
 - three HAProxy processes, each running \`deploy/haproxy.cfg\` as shipped (\`balance leastconn\`, HTTP health checks of
   /ready every 500 ms, \`nbthread\` left to HAProxy: one thread per core) with its ports replaced and only its first
   1, 2 or 3 \`server\` lines kept: "HAProxy → 1" fronts Warden 1, "→ 2" Wardens 1–2, "→ 3" all three.
@@ -1272,19 +1272,22 @@ ${cost}
 comes out at the measured req/s (the rest is this runner's own CPU): throughput here is the cores the benchmark gets divided
 by what one request costs across all its processes.
 
-**More Warden instances do not add throughput on this machine, and cannot add much.** Two things meet:
+**More Warden instances do not add throughput on this machine.** Three instances behind HAProxy served ${LEVELS.map((c, i) => `${f2(three[i].rps / one[i].rps)}× what one did at c=${c}`).join(" and ")}. Why:
 
 1. A Warden instance runs its request path on its main JavaScript thread (the audit worker, the garbage collector and
    Bun's I/O threads help): with one instance, Warden 1's busiest thread used ${rng(tb)} of a core when wrk talked to it
    directly and ${rng(tc)} behind HAProxy${bound
     ? ": one instance is bound by that thread. What a second instance adds is a second such thread, i.e. up to one more core — on a machine that has one to give."
-    : ": well below a full core, so a single instance was not held back by its own thread here; the machine ran out of CPU first."}
-2. This machine has no core to give. With one instance, the second core is shared by Redis, the mock, HAProxy and wrk, and
-   the machine is already ${LEVELS.map((c, i) => `${f1(one[i].busy)} % busy at c=${c}`).join(", ")} (HAProxy → 1). A second or
-   third instance can only use the idle rest, and each request then costs the same or more CPU: every request still passes
-   through one HAProxy, one Warden (auth, WAF, token count, the rate-limit and budget round trips), Redis and the mock,
-   wherever it lands, and more processes on two cores mean more scheduling, more Redis connections and colder caches
-   (${LEVELS.map((c, i) => `${f1(one[i].total)} µs with one instance and ${f1(three[i].total)} µs with three at c=${c}`).join("; ")}).${cpuNote}
+    : ": below a full core, so one instance was not held back by its own thread."}
+2. With one instance the machine was ${LEVELS.map((c, i) => `${f1(one[i].busy)} % busy at c=${c}`).join(" and ")} (HAProxy → 1)${Math.min(...one.map((x) => x.busy)) >= 95
+    ? ": both cores were already in use, so another instance has no CPU to use."
+    : `; in the idle rest, every process of the chain (wrk → HAProxy → Warden ⇄ Redis → mock) was waiting on another one.
+   More instances fill that idle time in (${LEVELS.map((c, i) => `${f1(three[i].busy)} %`).join(" and ")} busy with three), and that idle share is
+   all a second or third instance can ever use on two cores.`}
+3. And every request costs more CPU with more instances: it still passes through one HAProxy, one Warden (auth, WAF,
+   token count, the rate-limit and budget round trips), Redis and the mock, wherever it lands, while more processes on
+   two cores mean more scheduling, more Redis connections and colder caches: ${LEVELS.map((c, i) => `${f1(one[i].total)} µs with one instance, ${f1(three[i].total)} µs with three at c=${c}`).join("; ")}.
+   The few percent of cores the extra instances take up are spent on that, not on more requests.${cpuNote}
 
 HAProxy adds its own CPU per request and a hop: the gap between (b) and (c). Scaling out pays when each instance brings its own
 cores (another host, or a machine with cores to spare): then throughput grows with the instances until Redis or the upstream
