@@ -19,6 +19,7 @@ import { pipeSse, type ExchangeClock, type ReadResult } from "./sse";
 import { reachable } from "./connect";
 import { createUsageEventFilter, withStreamUsage } from "./usage-event";
 import { fire, unwatch, watch, type Watch } from "./watchdog";
+import { log } from "../log";
 
 export type { ExchangeClock } from "./sse";
 
@@ -144,6 +145,7 @@ export async function forward(
     if (clock !== undefined) clock.endedAt = performance.now();
     timedOut(w, name, limits);
     const why = (e as { code?: string }).code ?? (e as Error).name;
+    if (why === "EMFILE" || why === "ENFILE") outOfDescriptors(why);
     fail(502, `Could not reach upstream '${name}' (${why}).`, "upstream_error", "upstream_unavailable", "forwarder");
   }
   answered = true;
@@ -211,6 +213,19 @@ export async function forward(
     throw new GatewayError(503, "The gateway could not make the audit record of this reply durable; it was not delivered.", "server_error", "audit_unavailable", null, undefined, "audit");
   }
   return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, headers: replyHeaders(res.headers, requestId, false, input.headers, x) });
+}
+
+let descriptorsWarnedAt = -Infinity;
+
+/**
+ * Out of file descriptors: the gateway's own limit, not the upstream's fault, and what an
+ * operator must fix (each proxied stream holds two). Said at most once a minute.
+ */
+function outOfDescriptors(code: string): void {
+  const now = performance.now();
+  if (now - descriptorsWarnedAt < 60_000) return;
+  descriptorsWarnedAt = now;
+  log("warn", "out of file descriptors: upstream connections are failing; raise the open-files limit (LimitNOFILE in deploy/warden.service)", { code });
 }
 
 /** Why the watchdog cut a call before its reply began, as the client's error; returns if it did not. */

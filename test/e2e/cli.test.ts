@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { runOnce, startWarden } from "./binary";
+import { cleanEnv, installInTempDir, runOnce, startWarden } from "./binary";
+import { startMockUpstream } from "../../bench/mock-upstream";
 
 const cargoVersion = (await Bun.file(join(import.meta.dir, "../../ffi/Cargo.toml")).text()).match(/^version = "(.+)"/m)![1];
 
@@ -109,4 +110,44 @@ describe("warden CLI", () => {
       await first.stop();
     }
   });
+});
+
+describe("running out of file descriptors", () => {
+  test("upstream calls fail with 502 upstream_unavailable (EMFILE), and the log says to raise the limit, once", async () => {
+    const mock = await startMockUpstream({ port: 0, record: false, behavior: { delayMs: 150 } });
+    const { dir, bin, cleanup } = installInTempDir();
+    // A tiny open-files limit, as a unit without LimitNOFILE under heavy stream load would hit.
+    const proc = Bun.spawn(["/bin/sh", "-c", 'ulimit -n 90 && exec "$0" serve', bin], {
+      cwd: dir,
+      env: cleanEnv({ WARDEN_PORT: "0", WARDEN_UPSTREAM_M_URL: mock.url, WARDEN_UPSTREAM_M_MODELS: "mock-gpt", WARDEN_RETRIES: "0" }),
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    let log = "";
+    const reading = (async () => {
+      for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
+    })();
+    try {
+      for (let i = 0; i < 100 && !/"msg":"listening"/.test(log); i++) await Bun.sleep(50);
+      const url = /"msg":"listening","url":"([^"]+)"/.exec(log)![1];
+      const replies = await Promise.all(
+        Array.from({ length: 60 }, () =>
+          // A connection the server could not accept waits in its backlog: give up on it.
+          fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "mock-gpt", stream: true, messages: [{ role: "user", content: "hi" }] }), signal: AbortSignal.timeout(5000) })
+            .then(async (r) => [r.status, await r.text()] as const)
+            .catch(() => [0, ""] as const),
+        ),
+      );
+      const failed = replies.filter(([status]) => status === 502);
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed[0][1]).toContain("EMFILE");
+      expect(log.match(/out of file descriptors/g)?.length).toBe(1);
+    } finally {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      await reading.catch(() => {});
+      await mock.stop();
+      cleanup();
+    }
+  }, 30_000);
 });
