@@ -19,6 +19,7 @@
 // Every child runs in its own process group (setsid) and every group is killed at the end, on error
 // and on Ctrl-C. Only 127.0.0.1 is ever a target.
 import { spawn, type Subprocess } from "bun";
+import { baseEnv, children, exited, freePort as freePortOn, interrupted, killAllSync, killChildrenOnExit, killGroup, removeDir, run as runIn, stopProc, tail, wrapped } from "./processes";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -86,60 +87,10 @@ const HANG_ENV = { WARDEN_FIRST_BYTE_TIMEOUT_MS: "1000", WARDEN_CONNECT_TIMEOUT_
 // ---------------------------------------------------------------------------------------------
 // Child processes: each in its own process group; every group is killed on exit, error or signal.
 
-const children = new Set<Subprocess>();
 let workDir = "";
-
-function killGroup(p: Subprocess, sig: NodeJS.Signals): void {
-  try { process.kill(-p.pid, sig); } catch {}
-  try { p.kill(sig); } catch {}
-}
-
-function exited(p: Subprocess): boolean {
-  return p.exitCode !== null || p.signalCode !== null;
-}
-
-function killAllSync(): void {
-  for (const p of children) {
-    // SIGKILL also ends a stopped (SIGSTOP) process; the group kill reaches anything it forked.
-    killGroup(p, "SIGKILL");
-  }
-  children.clear();
-}
-
-async function stopProc(p: Subprocess, graceMs = 3000): Promise<void> {
-  if (!exited(p)) {
-    killGroup(p, "SIGCONT");
-    killGroup(p, "SIGTERM");
-    await Promise.race([p.exited, Bun.sleep(graceMs)]);
-  }
-  killGroup(p, "SIGKILL"); // also whatever is left in its group
-  await Promise.race([p.exited, Bun.sleep(1000)]);
-  children.delete(p);
-}
-
-process.on("exit", killAllSync);
-let interrupted = false;
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\nbench/routing.ts: ${sig}: stopping all child processes`);
-    killAllSync();
-    if (!opts.keepLogs && workDir) rmSync(workDir, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
-
-/** argv run in a new session (own process group), under a shell that raises the open-files limit, then execs. */
-function wrapped(cmd: string[]): string[] {
-  return ["setsid", "/bin/sh", "-c", `ulimit -n ${WANT_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`, "sh", ...cmd];
-}
-
-function baseEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp" };
-  if (process.env.TMPDIR) env.TMPDIR = process.env.TMPDIR;
-  return { ...env, ...extra };
-}
+killChildrenOnExit("bench/routing.ts", () => {
+  if (!opts.keepLogs) removeDir(workDir);
+});
 
 interface Server { name: string; proc: Subprocess; log: string; port: number }
 
@@ -148,7 +99,7 @@ const LIVE: Server[] = []; // servers whose CPU counts as "ours"
 function startServer(name: string, cmd: string[], env: Record<string, string>, port: number, cwd = ROOT): Server {
   const log = join(workDir, `${name}.log`);
   const fd = openSync(log, "w");
-  const proc = spawn({ cmd: wrapped(cmd), env, cwd, stdin: "ignore", stdout: fd, stderr: fd });
+  const proc = spawn({ cmd: wrapped(cmd, WANT_NOFILE), env, cwd, stdin: "ignore", stdout: fd, stderr: fd });
   closeSync(fd);
   children.add(proc);
   const s = { name, proc, log, port };
@@ -166,14 +117,6 @@ function alive(s: Server): boolean {
   return !exited(s.proc);
 }
 
-function tail(path: string, lines = 30): string {
-  try {
-    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 async function waitReady(s: Server, url: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -188,25 +131,8 @@ async function waitReady(s: Server, url: string, timeoutMs: number): Promise<voi
   throw new Error(`${s.name} not ready at ${url} after ${timeoutMs} ms:\n${tail(s.log)}`);
 }
 
-async function freePort(): Promise<number> {
-  const l = Bun.listen({ hostname: HOST, port: 0, socket: { data() {} } });
-  const port = l.port;
-  l.stop(true);
-  return port;
-}
-
-async function run(cmd: string[], opt: { env?: Record<string, string>; timeoutMs: number; cwd?: string }): Promise<{ code: number | null; stdout: string; stderr: string; cpuS: number }> {
-  const proc = spawn({ cmd, env: opt.env ?? baseEnv({}), cwd: opt.cwd ?? ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: opt.timeoutMs, killSignal: "SIGKILL" });
-  children.add(proc);
-  try {
-    const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-    const code = await proc.exited;
-    const cpu = proc.resourceUsage()?.cpuTime.total;
-    return { code, stdout, stderr, cpuS: cpu === undefined ? NaN : Number(cpu) / 1e6 };
-  } finally {
-    children.delete(proc);
-  }
-}
+const freePort = () => freePortOn(HOST);
+const run = (cmd: string[], opt: { env?: Record<string, string>; timeoutMs: number; cwd?: string }) => runIn(cmd, { ...opt, cwd: opt.cwd ?? ROOT });
 
 let CLK_TCK = 100;
 let NPROC = 2;
@@ -362,7 +288,7 @@ async function wrk(base: string, c: number, durS: number, warden: Server | undef
   const threads = c === 1 ? 1 : 2;
   const s0 = snapshot(warden, mocks);
   const r = await run(
-    wrapped(["wrk", `-t${threads}`, `-c${c}`, `-d${durS}s`, "--timeout", "5s", "-s", join(BENCH, "wrk-chat.lua"), `${base}/chat/completions`]),
+    wrapped(["wrk", `-t${threads}`, `-c${c}`, `-d${durS}s`, "--timeout", "5s", "-s", join(BENCH, "wrk-chat.lua"), `${base}/chat/completions`], WANT_NOFILE),
     { env: baseEnv({ WRK_TOKENS: String(WRK_TOKENS) }), timeoutMs: (durS + 30) * 1000 },
   );
   const u = cpuDuring(s0, snapshot(warden, mocks), r.cpuS);
