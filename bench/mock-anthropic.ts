@@ -19,7 +19,7 @@
 // the body (a mock-only field, e.g. {"mock":{"status":529}}). Injected failures: `status` (HTTP error
 // with the matching Anthropic error type, 529 overloaded_error), `errorAfterTokens` (a mid-stream
 // `event: error` overloaded_error), `resetAfterTokens` (the connection is dropped).
-import { runMockCli, sampleFromSchema, serveMock, type ProviderMock } from "./mock-server";
+import { runMockCli, sampleFromSchema, serveMock, streamWithFaults, type ProviderMock } from "./mock-server";
 
 export interface AnthropicMockBehavior {
   tokens: number;
@@ -42,7 +42,6 @@ export const DEFAULT_ANTHROPIC_BEHAVIOR: Readonly<AnthropicMockBehavior> = Objec
 });
 
 const MAX_RECORDED = 10_000;
-const RESET_LINGER_MS = 25;
 const MODELS = ["mock-claude", "mock-claude-mini"];
 const JSON_HEADERS = { "content-type": "application/json" };
 const SSE_HEADERS = { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache" };
@@ -277,47 +276,7 @@ const OVERLOADED_EVENT = sse("error", { type: "error", error: { type: "overloade
 
 function stream(req: Request, p: Plan, b: AnthropicMockBehavior, onAbort: () => void): Response {
   const { events, tokenAt } = streamEvents(p);
-  let ended = false;
-  let gone = false;
-  const clientLeft = () => {
-    if (ended || gone) return;
-    gone = true;
-    onAbort();
-  };
-  req.signal.addEventListener("abort", clientLeft, { once: true });
-  const source: Bun.DirectUnderlyingSource = {
-    type: "direct",
-    async pull(c: ReadableStreamDirectController) {
-      for (let i = 0; i < events.length; i++) {
-        const token = tokenAt[i];
-        if (token >= 0) {
-          if (token === b.resetAfterTokens) {
-            ended = true;
-            await c.flush();
-            await Bun.sleep(RESET_LINGER_MS); // let the client read the prefix before the RST
-            return Promise.reject(); // drops the socket without ending the chunked body
-          }
-          if (token === b.errorAfterTokens) {
-            c.write(OVERLOADED_EVENT);
-            ended = true;
-            c.close();
-            return;
-          }
-          if (token > 0 && b.delayMs > 0) {
-            await c.flush();
-            await Bun.sleep(b.delayMs);
-            if (gone) return;
-          }
-        }
-        const w = c.write(events[i]);
-        if (typeof w !== "number") await w;
-      }
-      ended = true;
-      c.close();
-    },
-    cancel: clientLeft,
-  };
-  return new Response(new ReadableStream(source as any), { headers: { ...SSE_HEADERS, "request-id": nextId("req") } });
+  return streamWithFaults(req, events, tokenAt, b, OVERLOADED_EVENT, onAbort, { ...SSE_HEADERS, "request-id": nextId("req") });
 }
 
 export async function startMockAnthropic(opts: { port?: number; hostname?: string; behavior?: Partial<AnthropicMockBehavior>; record?: boolean; apiKey?: string } = {}): Promise<AnthropicMock> {

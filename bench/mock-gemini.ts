@@ -23,7 +23,7 @@
 // UNAVAILABLE "overloaded"), `errorAfterTokens` (an error object as a stream event), `resetAfterTokens`
 // (the connection is dropped), `finishReason` (e.g. "SAFETY" ends every candidate), `blockPrompt`
 // (promptFeedback.blockReason, no candidates).
-import { runMockCli, sampleFromSchema, serveMock, type ProviderMock } from "./mock-server";
+import { runMockCli, sampleFromSchema, serveMock, streamWithFaults, type ProviderMock } from "./mock-server";
 
 export interface GeminiMockBehavior {
   tokens: number;
@@ -51,7 +51,6 @@ export const DEFAULT_GEMINI_BEHAVIOR: Readonly<GeminiMockBehavior> = Object.free
 export const MOCK_THOUGHT_SIGNATURE = "bW9jay1zaWduYXR1cmU="; // base64 "mock-signature"
 
 const MAX_RECORDED = 10_000;
-const RESET_LINGER_MS = 25;
 const MODELS = ["mock-gemini", "mock-gemini-lite"];
 const JSON_HEADERS = { "content-type": "application/json; charset=UTF-8" };
 const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
@@ -273,47 +272,8 @@ const OVERLOADED = { error: { code: 503, message: "The model is overloaded. Plea
 
 function stream(req: Request, p: Plan, b: GeminiMockBehavior, onAbort: () => void): Response {
   const { events, tokenAt } = steps(p, nextId());
-  let ended = false;
-  let gone = false;
-  const clientLeft = () => {
-    if (ended || gone) return;
-    gone = true;
-    onAbort();
-  };
-  req.signal.addEventListener("abort", clientLeft, { once: true });
-  const source: Bun.DirectUnderlyingSource = {
-    type: "direct",
-    async pull(c: ReadableStreamDirectController) {
-      for (let i = 0; i < events.length; i++) {
-        const token = tokenAt[i];
-        if (token >= 0) {
-          if (token === b.resetAfterTokens) {
-            ended = true;
-            await c.flush();
-            await Bun.sleep(RESET_LINGER_MS);
-            return Promise.reject(); // drops the socket without ending the chunked body
-          }
-          if (token === b.errorAfterTokens) {
-            c.write(`data: ${JSON.stringify(OVERLOADED)}\r\n\r\n`);
-            ended = true;
-            c.close();
-            return;
-          }
-          if (token > 0 && b.delayMs > 0) {
-            await c.flush();
-            await Bun.sleep(b.delayMs);
-            if (gone) return;
-          }
-        }
-        const w = c.write(`data: ${JSON.stringify(events[i])}\r\n\r\n`);
-        if (typeof w !== "number") await w;
-      }
-      ended = true;
-      c.close();
-    },
-    cancel: clientLeft,
-  };
-  return new Response(new ReadableStream(source as any), { headers: SSE_HEADERS });
+  const frame = (json: unknown) => `data: ${JSON.stringify(json)}\r\n\r\n`;
+  return streamWithFaults(req, events.map(frame), tokenAt, b, frame(OVERLOADED), onAbort, SSE_HEADERS);
 }
 
 const ROUTE = /^\/(v1beta|v1)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;

@@ -123,3 +123,74 @@ export function sampleFromSchema(schema: any, depth = 0): unknown {
     default: return null;
   }
 }
+
+/** What a mock stream does on its way: cut the connection, end in an error event, or pause between tokens. */
+export interface StreamFaults {
+  resetAfterTokens: number;
+  errorAfterTokens: number;
+  delayMs: number;
+}
+
+// A reset drops the socket; linger first so the client reliably reads the prefix before the RST.
+const RESET_LINGER_MS = 25;
+
+/**
+ * An SSE reply from whole events, with the injected faults of `b`: `tokenAt[i]` is the token
+ * index event i carries (-1 for events around the tokens). `errorEvent` ends the stream at
+ * `errorAfterTokens`; `onAbort` hears of a client that left before the end.
+ *
+ * @example
+ * return streamWithFaults(req, events, tokenAt, b, OVERLOADED_EVENT, onAbort, SSE_HEADERS);
+ */
+export function streamWithFaults(
+  req: Request,
+  events: readonly string[],
+  tokenAt: readonly number[],
+  b: StreamFaults,
+  errorEvent: string,
+  onAbort: () => void,
+  headers: Record<string, string>,
+): Response {
+  let ended = false; // finished or deliberately cut: a later disconnect is not a client abort
+  let gone = false;
+  const clientLeft = () => {
+    if (ended || gone) return;
+    gone = true;
+    onAbort();
+  };
+  req.signal.addEventListener("abort", clientLeft, { once: true });
+  const source: Bun.DirectUnderlyingSource = {
+    type: "direct",
+    async pull(c: ReadableStreamDirectController) {
+      for (let i = 0; i < events.length; i++) {
+        const token = tokenAt[i];
+        if (token >= 0) {
+          if (token === b.resetAfterTokens) {
+            ended = true;
+            await c.flush();
+            await Bun.sleep(RESET_LINGER_MS);
+            return Promise.reject(); // drops the socket without ending the chunked body
+          }
+          if (token === b.errorAfterTokens) {
+            c.write(errorEvent);
+            ended = true;
+            c.close();
+            return;
+          }
+          if (token > 0 && b.delayMs > 0) {
+            await c.flush();
+            await Bun.sleep(b.delayMs);
+            if (gone) return;
+          }
+        }
+        const w = c.write(events[i]);
+        if (typeof w !== "number") await w;
+      }
+      ended = true;
+      c.close();
+    },
+    cancel: clientLeft,
+  };
+  // Cast: when lib.dom is loaded its ReadableStream typings lack Bun's "direct" overload.
+  return new Response(new ReadableStream(source as any), { headers });
+}
