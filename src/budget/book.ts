@@ -30,6 +30,37 @@ import type { KeyStore } from "../keys/store";
 import type { SpendDelta, SpendKind } from "../keys/types";
 import type { Price } from "./prices";
 
+/** An account's spend as a process keeps it: what the database holds, and what it settled since. */
+export interface PendingSpend {
+  kind: SpendKind;
+  id: string;
+  /** Spend in the database as last read or written. */
+  base: number;
+  /** Settled here, not yet written. */
+  pending: number;
+  /** ledger.generation() when `base` was read; -1: never read. */
+  seen: number;
+  /** In the flush list. */
+  dirty: boolean;
+}
+
+/**
+ * Writes the pending spend of `batch` in one transaction and moves it into each entry's `base`
+ * (the totals the database returned). Throws what the database throws, leaving every entry as it was.
+ */
+export function writePending(ledger: SpendLedger, batch: readonly PendingSpend[]): void {
+  const deltas: SpendDelta[] = batch.map((e) => ({ kind: e.kind, id: e.id, micros: e.pending }));
+  const totals = ledger.addSpend(deltas);
+  const generation = ledger.generation();
+  for (let i = 0; i < batch.length; i++) {
+    const e = batch[i];
+    e.pending -= deltas[i].micros;
+    e.base = totals[i];
+    e.seen = generation;
+    e.dirty = false;
+  }
+}
+
 /** A key or a tenant, with its budget. Made by {@link BudgetStore.account}; keep it with the key record. */
 export interface Account {
   readonly kind: SpendKind;
@@ -108,19 +139,9 @@ export interface MemoryBudgetBook extends BudgetStore {
 }
 
 /** One account's numbers in this process, shared by every Account object made for it. */
-interface Entry {
-  kind: SpendKind;
-  id: string;
-  /** Spend in the database as last read or written. */
-  base: number;
-  /** Settled here, not yet written. */
-  pending: number;
+interface Entry extends PendingSpend {
   /** Held by requests in flight. */
   reserved: number;
-  /** ledger.generation() when `base` was read; -1: never read. */
-  seen: number;
-  /** In the flush list. */
-  dirty: boolean;
 }
 
 interface BookAccount extends Account {
@@ -208,28 +229,17 @@ export function createBudgetBook(ledger: SpendLedger, options: BudgetBookOptions
 
   function flush(): void {
     if (dirty.length === 0) return;
-    const batch = dirty;
-    const deltas: SpendDelta[] = batch.map((e) => ({ kind: e.kind, id: e.id, micros: e.pending }));
-    let totals: number[];
     try {
-      totals = ledger.addSpend(deltas);
+      writePending(ledger, dirty);
     } catch (err) {
       // Kept pending: still counted against budgets here, and written by a later flush.
       if (performance.now() - loggedAt >= logEveryMs) {
         loggedAt = performance.now();
-        log("error", "cannot write spend to the key database; retrying", { accounts: batch.length, error: (err as Error).message });
+        log("error", "cannot write spend to the key database; retrying", { accounts: dirty.length, error: (err as Error).message });
       }
       return;
     }
     dirty = [];
-    const generation = ledger.generation();
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i];
-      e.pending -= deltas[i].micros;
-      e.base = totals[i];
-      e.seen = generation;
-      e.dirty = false;
-    }
   }
 
   const timer = flushMs > 0 ? setInterval(flush, flushMs) : undefined;

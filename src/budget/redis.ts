@@ -43,8 +43,8 @@
  * only to a local record.
  */
 import { connectScripts, script } from "../redis";
-import type { SpendDelta, SpendKind } from "../keys/types";
-import type { Account, BudgetStore, Hold, Refusal, SpendLedger } from "./book";
+import type { SpendKind } from "../keys/types";
+import { writePending, type Account, type BudgetStore, type Hold, type PendingSpend, type Refusal, type SpendLedger } from "./book";
 import type { Price } from "./prices";
 import { RELEASE, RENEW, RESERVE, SETTLE } from "./redis-scripts";
 
@@ -93,19 +93,11 @@ export interface RedisBudgetStore extends BudgetStore {
 }
 
 /** One account's numbers in this process, shared by every Account object made for it. */
-interface Entry {
-  kind: SpendKind;
-  id: string;
+/** `pending`: settled here (confirmed by Redis or given up on), not yet written to the ledger. */
+interface Entry extends PendingSpend {
   spentKey: string;
   holdsKey: string;
   heldKey: string;
-  /** Spend in the ledger as last read or written. */
-  base: number;
-  /** Settled here (confirmed by Redis or given up on), not yet written to the ledger. */
-  pending: number;
-  /** ledger.generation() when `base` was read; -1: never read. */
-  seen: number;
-  dirty: boolean;
   /** Spend Redis last reported; -1: none yet. */
   shared: number;
 }
@@ -397,25 +389,14 @@ export function createRedisBudgetStore(options: RedisBudgetOptions): RedisBudget
 
   function flush(): void {
     if (dirty.length === 0) return;
-    const batch = dirty;
-    const deltas: SpendDelta[] = batch.map((e) => ({ kind: e.kind, id: e.id, micros: e.pending }));
-    let totals: number[];
     try {
-      totals = ledger.addSpend(deltas);
+      writePending(ledger, dirty);
     } catch (err) {
       // Kept pending: still part of the floor, and written by a later flush.
-      warn("error", "budget: cannot write spend to the key database; retrying", { accounts: batch.length, error: (err as Error).message });
+      warn("error", "budget: cannot write spend to the key database; retrying", { accounts: dirty.length, error: (err as Error).message });
       return;
     }
     dirty = [];
-    const generation = ledger.generation();
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i];
-      e.pending -= deltas[i].micros;
-      e.base = totals[i];
-      e.seen = generation;
-      e.dirty = false;
-    }
   }
 
   const renewTimer = setInterval(() => void renew(), Math.max(10, Math.floor(holdTtlMs / 3)));
