@@ -15,6 +15,7 @@
  * Every stream translator also fits a web stream: `body.pipeThrough(translatorStream(t))`.
  */
 import { GatewayError } from "../../errors";
+import { rebuiltHeaders } from "../common/headers";
 import type { UpstreamTarget } from "../openai";
 import { anthropicFailure } from "./errors";
 import { ANTHROPIC_VERSION } from "./types";
@@ -59,16 +60,9 @@ const FORWARDED = ["user-agent", "anthropic-beta"] as const;
  * // { "content-type": "application/json", "x-api-key": "sk-ant-...", "anthropic-version": "2023-06-01", "x-request-id": "req_1", ... }
  */
 export function anthropicHeaders(key: string | undefined, client?: Headers, requestId?: string): Record<string, string> {
-  const headers: Record<string, string> = { "content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION };
-  if (key !== undefined) headers["x-api-key"] = key;
-  if (requestId !== undefined) headers["x-request-id"] = requestId;
-  if (client !== undefined) {
-    for (const name of FORWARDED) {
-      const v = client.get(name);
-      if (v !== null) headers[name] = v;
-    }
-  }
-  return headers;
+  const fixed: Record<string, string> = { "content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION };
+  if (key !== undefined) fixed["x-api-key"] = key;
+  return rebuiltHeaders(fixed, client, requestId, FORWARDED);
 }
 
 /**

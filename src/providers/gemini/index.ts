@@ -7,6 +7,8 @@
  * or for streams {@link createGeminiStreamTranslator} (fits `body.pipeThrough(translatorStream(t))`);
  * error replies through {@link geminiFailure}.
  */
+import { rebuiltHeaders } from "../common/headers";
+
 export { toGeminiRequest } from "./request";
 export { fromGeminiResponse, finishReason, usageFromGemini } from "./response";
 export { createGeminiStreamTranslator, type GeminiStreamOptions } from "./stream";
@@ -44,14 +46,7 @@ const FORWARDED = ["user-agent"] as const;
  * // { "content-type": "application/json", "x-goog-api-key": "AIza...", "x-request-id": "req_1", ... }
  */
 export function geminiHeaders(key: string | undefined, client?: Headers, requestId?: string): Record<string, string> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (key !== undefined) headers["x-goog-api-key"] = key;
-  if (requestId !== undefined) headers["x-request-id"] = requestId;
-  if (client !== undefined) {
-    for (const name of FORWARDED) {
-      const v = client.get(name);
-      if (v !== null) headers[name] = v;
-    }
-  }
-  return headers;
+  const fixed: Record<string, string> = { "content-type": "application/json" };
+  if (key !== undefined) fixed["x-goog-api-key"] = key;
+  return rebuiltHeaders(fixed, client, requestId, FORWARDED);
 }

@@ -7,6 +7,7 @@
  * we hand it) and the client's own credentials never pass.
  */
 import type { Upstream } from "../../config";
+import { rebuiltHeaders } from "../common/headers";
 
 export type Endpoint = "chat/completions" | "completions" | "embeddings";
 
@@ -44,10 +45,5 @@ export function prepare(upstream: Upstream, model: string): UpstreamTarget {
  * // { "content-type": "application/json", authorization: "Bearer <upstream key>", "x-request-id": "req_123", ... }
  */
 export function upstreamHeaders(target: UpstreamTarget, client: Headers, requestId: string): Record<string, string> {
-  const headers: Record<string, string> = { ...target.baseHeaders, "x-request-id": requestId };
-  for (const name of FORWARDED) {
-    const value = client.get(name);
-    if (value !== null) headers[name] = value;
-  }
-  return headers;
+  return rebuiltHeaders(target.baseHeaders, client, requestId, FORWARDED);
 }
