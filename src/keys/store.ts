@@ -8,7 +8,8 @@
  * The gateway looks a key up on every request. {@link KeyStore.lookup} answers from memory and
  * stays exact: it drops its cache whenever `PRAGMA data_version` says another connection (the
  * CLI, a second gateway) committed, and whenever this connection writes. So a revocation,
- * wherever it is made, applies from the next request on.
+ * wherever it is made, applies from the next request on. The query itself runs only after a
+ * commit by anyone (./commit-watch.ts reads the WAL header from shared memory).
  *
  * Several gateway instances each keep their own file; src/keys/sync.ts copies every key and
  * tenant change between them through Redis, using {@link KeyStore.changedSince} to find this
@@ -22,6 +23,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, existsSync } from "node:fs";
 import { GatewayError } from "../errors";
+import { watchCommits } from "./commit-watch";
 import { migrate } from "./schema";
 import { generateKey, lastFour, newKeyId, secretHash } from "./secret";
 import type { KeyRecord, KeySettings, Metadata, NewKey, SpendDelta, SpendKind, TenantRecord, TenantSettings, WafPolicy } from "./types";
@@ -401,6 +403,8 @@ export function openKeyStore(path: string): KeyStore {
   // Look-up cache: secret hash (latin1 string) → match. Only keys that exist are cached, so
   // guessing cannot grow it; any commit anywhere empties it.
   const cache = new Map<string, KeyMatch>();
+  // Skips the data_version query while no connection has committed (./commit-watch.ts).
+  const commits = watchCommits(path);
   let seenVersion = -1;
   let generation = 0;
   const written = () => {
@@ -409,6 +413,7 @@ export function openKeyStore(path: string): KeyStore {
   };
 
   function refresh(): number {
+    if (!commits.changed()) return generation;
     const version = dataVersion.get()!.data_version;
     if (version !== seenVersion) {
       cache.clear();
@@ -581,6 +586,9 @@ export function openKeyStore(path: string): KeyStore {
     refresh,
     changedSince: (ms) => ({ keys: keysSince.all(ms), tenants: tenantsSince.all(ms) }),
     applyRemote,
-    close: () => db.close(),
+    close: () => {
+      commits.close();
+      db.close();
+    },
   };
 }
