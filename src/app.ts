@@ -54,7 +54,7 @@ import { anthropicRefusal, countTokensUpstream, fromAnthropicRequest } from "./p
 import type { Answer } from "./audit";
 import type { Query } from "./audit/messages";
 import { extract, type HandOff, type RateLimitMark, type WafMark } from "./audit/record";
-import { log, logRequest } from "./log";
+import { log, logRequest, logsRequests } from "./log";
 
 /** What the HTTP surface needs of the audit worker (src/audit); tests may leave it out. */
 export interface AuditPort {
@@ -266,7 +266,7 @@ export function createGateway(config: Config, deps: AppDeps) {
     /** The request's audit record and log line, once it is over (served, refused or failed). */
     const record = (status: number, refusal: HandOff["refusal"], upstreamFirstByteUs: number | null, response: Uint8Array[], streamed: boolean) => {
       const totalUs = (performance.now() - start) * 1000;
-      logRequest({
+      if (logsRequests()) logRequest({
         request_id: requestId,
         key_id: principal?.keyId ?? null,
         tenant: principal?.tenant ?? null,

@@ -198,7 +198,7 @@ export async function forward(
   // A whole JSON reply: read it under the overall deadline, then answer in one piece.
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await res.arrayBuffer());
+    bytes = await res.bytes();
   } catch {
     if (w.why === "deadline") fail(504, `Upstream '${name}' did not finish within ${limits.requestTimeoutMs} ms.`, "timeout_error", "upstream_timeout", "forwarder");
     fail(502, `The connection to upstream '${name}' failed while reading its reply.`, "upstream_error", "upstream_interrupted", "forwarder");

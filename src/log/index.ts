@@ -60,6 +60,11 @@ function flushRequests(): void {
 }
 process.on("exit", flushRequests);
 
+/** Whether request lines are written: callers skip building a line nobody will see. */
+export function logsRequests(): boolean {
+  return ORDER.info >= threshold;
+}
+
 /**
  * Logs one forwarded request at level info.
  *
