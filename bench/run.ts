@@ -2,12 +2,15 @@
 // all three fronting the SAME mock upstream process, in one run on this machine.
 //
 //   ./node_modules/.bin/bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH]
-//                                        [--build] [--keep-logs] [--stages]
+//                                        [--build] [--keep-logs] [--stages] [--warmup S]
 //
 // --stages measures the guarded hot path (issue #3): Warden with a master key, and every request
 // authenticated with a virtual key that has request, token and concurrency limits (so the key
 // look-up, the WAF with its default policy, token counting and the rate limiter all run), at
 // c = 1, 32, 128, non-streaming only.
+//
+// --warmup S (default 10, 1 with --quick): load per target before anything is measured, so every
+// target is measured with its JIT settled.
 //
 // Writes bench/results/<YYYY-MM-DD>-baseline.md (-hotpath.md with --stages; or --out) and prints
 // the same tables.
@@ -36,16 +39,17 @@ interface Opts {
   build: boolean;
   keepLogs: boolean;
   stages: boolean;
+  warmupS: number;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench/run.ts: ${msg}`);
-  console.error("usage: bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH] [--build] [--keep-logs] [--stages]");
+  console.error("usage: bun bench/run.ts [--duration S] [--stream-duration S] [--quick] [--out PATH] [--build] [--keep-logs] [--stages] [--warmup S]");
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Opts {
-  const o: Opts = { durationS: 10, streamDurationS: 10, quick: false, out: undefined, build: false, keepLogs: false, stages: false };
+  const o: Opts = { durationS: 10, streamDurationS: 10, quick: false, out: undefined, build: false, keepLogs: false, stages: false, warmupS: 10 };
   let dSet = false;
   let sSet = false;
   for (let i = 0; i < argv.length; i++) {
@@ -62,6 +66,7 @@ function parseArgs(argv: string[]): Opts {
       case "--build": o.build = true; break;
       case "--keep-logs": o.keepLogs = true; break;
       case "--stages": o.stages = true; break;
+      case "--warmup": o.warmupS = secs(); break;
       case "-h": case "--help": usage();
       default: usage(`unknown argument: ${argv[i]}`);
     }
@@ -69,6 +74,7 @@ function parseArgs(argv: string[]): Opts {
   if (o.quick) {
     if (!dSet) o.durationS = 3;
     if (!sSet) o.streamDurationS = 3;
+    if (!argv.includes("--warmup")) o.warmupS = 1;
   }
   return o;
 }
@@ -82,7 +88,9 @@ let clientKey: string | undefined;
 const WRK_TOKENS = 16;
 const STREAM_TOKENS = 40;
 const STREAM_DELAY_MS = 25;
-const WARMUP_S = opts.quick ? 1 : 2;
+// Long enough for the JIT to settle: Warden's JIT thread was still compiling 8 s into a c=32 run
+// (9-19 µs of CPU per request), so a 2 s warm-up measured compilation, not the steady state.
+const WARMUP_S = opts.warmupS;
 
 // ---------------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on exit, error, SIGINT or SIGTERM.
