@@ -1,11 +1,11 @@
 // Where the CPU of one request goes, thread by thread: the bare pass-through against Warden with
-// every stage on, each pinned alone to core 0 (mock and wrk on core 1), at c=32 after a warm-up
+// every stage on, each pinned alone to core 0 (mock and wrk on core 1), at c=32 (--connections) after a warm-up
 // long enough for the JIT to settle. Per-thread CPU comes from /proc/<pid>/task/*/stat, so it
 // separates Warden's main thread from Bun's HTTP client thread, the audit worker and the rest,
 // which a sampling profiler of the main thread cannot (on one core it charges the HTTP client's
 // time to `fetch`).
 //
-//   ./node_modules/.bin/bun bench/threads.ts [--rounds N] [--warmup S] [--duration S] [--out PATH]
+//   ./node_modules/.bin/bun bench/threads.ts [--rounds N] [--warmup S] [--duration S] [--connections C] [--out PATH]
 //
 // Rounds alternate pass-through and Warden; the report gives each round and the medians.
 import { spawn, type Subprocess } from "bun";
@@ -21,20 +21,21 @@ const MASTER = "bench-master-key-0123456789";
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench/threads.ts: ${msg}`);
-  console.error("usage: bun bench/threads.ts [--rounds N] [--warmup S] [--duration S] [--out PATH]");
+  console.error("usage: bun bench/threads.ts [--rounds N] [--warmup S] [--duration S] [--connections C] [--out PATH]");
   process.exit(2);
 }
-const opts = { rounds: 3, warmupS: 10, durationS: 8, out: join(import.meta.dir, "results", `${new Date().toISOString().slice(0, 10)}-threads.md`) };
+const opts = { rounds: 3, warmupS: 10, durationS: 8, connections: 32, out: join(import.meta.dir, "results", `${new Date().toISOString().slice(0, 10)}-threads.md`) };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
   const num = () => {
     const v = Number(process.argv[++i]);
-    if (!Number.isInteger(v) || v < 1 || v > 600) usage(`${a} needs a whole number in 1..600`);
+    if (!Number.isInteger(v) || v < 1 || v > 4096) usage(`${a} needs a whole number in 1..4096`);
     return v;
   };
   if (a === "--rounds") opts.rounds = num();
   else if (a === "--warmup") opts.warmupS = num();
   else if (a === "--duration") opts.durationS = num();
+  else if (a === "--connections") opts.connections = num();
   else if (a === "--out") opts.out = resolve(process.argv[++i] ?? usage("--out needs a path"));
   else usage(a === "-h" || a === "--help" ? undefined : `unknown argument: ${a}`);
 }
@@ -91,7 +92,7 @@ function processTicks(pid: number): number {
 }
 
 async function wrk(url: string, seconds: number, auth: string): Promise<{ requests: number; rps: number; bad: number }> {
-  const r = await run(["taskset", "-c", "1", "wrk", "-t2", "-c32", `-d${seconds}s`, "--timeout", "5s", "-s", join(import.meta.dir, "wrk-chat.lua"), `${url}/v1/chat/completions`], {
+  const r = await run(["taskset", "-c", "1", "wrk", "-t2", `-c${opts.connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", join(import.meta.dir, "wrk-chat.lua"), `${url}/v1/chat/completions`], {
     env: baseEnv({ WRK_AUTH: auth }),
     timeoutMs: (seconds + 30) * 1000,
     cwd: ROOT,
@@ -181,7 +182,7 @@ Command: \`${cmd}\` (git ${git}, ${new Date().toISOString()}; Bun ${Bun.version}
 
 Pass-through (\`bench/passthrough.ts\`) and Warden (every stage on: a virtual key with limits this machine cannot reach, the
 WAF's default policy, token counting, audit on, \`WARDEN_LOG_LEVEL=warn\`) each pinned alone to core 0 with \`taskset -c 0\`;
-the mock upstream and wrk on core 1. Non-streaming chat completions, \`wrk -t2 -c32\`, 16-token replies. Each round: ${opts.warmupS} s
+the mock upstream and wrk on core 1. Non-streaming chat completions, \`wrk -t2 -c${opts.connections}\`, 16-token replies. Each round: ${opts.warmupS} s
 of load to warm up, then ${opts.durationS} s measured. CPU per request from \`/proc/<pid>/task/*/stat\` (utime + stime, 10 ms ticks)
 divided by the requests wrk completed. Thread names are Bun's: the main thread runs the JavaScript (the gateway's stages,
 \`Bun.serve\`, the \`fetch\` calls), "HTTP Client" is Bun's fetch thread, "Worker" the audit worker (hashing, WAL, MMR),
